@@ -1,0 +1,129 @@
+"""Commands: imperative, immutable, valid on construction.
+
+A command that exists is a command that makes sense on its own; whether it is
+allowed *now* (the order's status) is the aggregate's decision.
+"""
+
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from domain.errors import InvalidCommand
+from domain.money import to_money
+
+MAX_LINES = 50
+MAX_QUANTITY = 1000
+MAX_UNIT_PRICE = Decimal("100000")
+MAX_NAME = 100
+MAX_PRODUCT = 100
+MAX_REASON = 200
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(char).startswith("C") for char in text)
+
+
+def _require_text(name: str, value: object, longest: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidCommand(f"{name} must be text")
+    text = value.strip()
+    if not 1 <= len(text) <= longest:
+        raise InvalidCommand(f"{name} must be 1 to {longest} characters")
+    if _has_control_characters(text):
+        raise InvalidCommand(f"{name} must not contain control characters")
+    return text
+
+
+def _require_uuid(name: str, value: object) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as error:
+        raise InvalidCommand(f"{name} must be a UUID") from error
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product: str
+    quantity: int
+    unit_price: Decimal
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "product", _require_text("product", self.product, MAX_PRODUCT))
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
+            raise InvalidCommand("quantity must be a whole number")
+        if not 1 <= self.quantity <= MAX_QUANTITY:
+            raise InvalidCommand(f"quantity must be 1 to {MAX_QUANTITY}")
+        try:
+            price = to_money(self.unit_price)
+        except ValueError as error:
+            raise InvalidCommand("unit_price must be a decimal amount") from error
+        if not Decimal(0) < price <= MAX_UNIT_PRICE:
+            raise InvalidCommand(f"unit_price must be above 0 and at most {MAX_UNIT_PRICE}")
+        if price.as_tuple().exponent < -2:
+            raise InvalidCommand("unit_price must have at most 2 decimal places")
+        object.__setattr__(self, "unit_price", price)
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Command:
+    """Marker base class: everything the bus can execute."""
+
+    name = "Command"
+    order_id: str
+
+
+@dataclass(frozen=True)
+class PlaceOrder(Command):
+    order_id: str
+    customer_name: str
+    lines: tuple[OrderLine, ...] = field(default_factory=tuple)
+    name = "PlaceOrder"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_id", _require_uuid("order_id", self.order_id))
+        name = _require_text("customer_name", self.customer_name, MAX_NAME)
+        object.__setattr__(self, "customer_name", name)
+        lines = tuple(self.lines)
+        if not 1 <= len(lines) <= MAX_LINES:
+            raise InvalidCommand(f"an order has 1 to {MAX_LINES} lines")
+        if not all(isinstance(line, OrderLine) for line in lines):
+            raise InvalidCommand("lines must be OrderLine values")
+        object.__setattr__(self, "lines", lines)
+
+
+@dataclass(frozen=True)
+class PayOrder(Command):
+    order_id: str
+    name = "PayOrder"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_id", _require_uuid("order_id", self.order_id))
+
+
+@dataclass(frozen=True)
+class ShipOrder(Command):
+    order_id: str
+    name = "ShipOrder"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_id", _require_uuid("order_id", self.order_id))
+
+
+@dataclass(frozen=True)
+class CancelOrder(Command):
+    order_id: str
+    reason: str
+    name = "CancelOrder"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_id", _require_uuid("order_id", self.order_id))
+        object.__setattr__(self, "reason", _require_text("reason", self.reason, MAX_REASON))
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    cls.name: cls for cls in (PlaceOrder, PayOrder, ShipOrder, CancelOrder)
+}

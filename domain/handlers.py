@@ -1,0 +1,63 @@
+"""Command handlers and in-transaction subscribers: plain functions, one domain call each.
+
+A handler loads one aggregate, asks it to do one thing and returns the command's
+result. Everything around that (logging, idempotency, transactions, retries) is
+the pipeline's job, not the handler's.
+"""
+
+import uuid
+from typing import Any
+
+from domain.commands import CancelOrder, PayOrder, PlaceOrder, ShipOrder
+from domain.errors import OrderAlreadyExists, OrderNotFound
+from domain.events import RecordedEvent
+from domain.notification import Notification, notification_text
+from domain.order import Order
+from domain.ports import CommandContext, UnitOfWork
+
+
+def _load(uow: UnitOfWork, order_id: str) -> Order:
+    order = uow.orders.get(order_id)
+    if order is None:
+        raise OrderNotFound(f"there is no order {order_id}")
+    return order
+
+
+def _outcome(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "status": str(order.status), "version": order.version}
+
+
+def place_order(command: PlaceOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
+    if uow.orders.get(command.order_id) is not None:
+        raise OrderAlreadyExists(f"order {command.order_id} already exists")
+    order = Order.place(
+        command.order_id, command.customer_name, command.lines, owner_session=context.session_id
+    )
+    uow.orders.add(order)
+    return _outcome(order)
+
+
+def pay_order(command: PayOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
+    order = _load(uow, command.order_id)
+    order.pay()
+    return _outcome(order)
+
+
+def ship_order(command: ShipOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
+    order = _load(uow, command.order_id)
+    order.ship()
+    return _outcome(order)
+
+
+def cancel_order(command: CancelOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
+    order = _load(uow, command.order_id)
+    order.cancel(command.reason)
+    return _outcome(order)
+
+
+def create_customer_notification(recorded: RecordedEvent, uow: UnitOfWork) -> None:
+    """Subscriber, atomic with the command: every order event becomes a notification row."""
+    notification = Notification.create(
+        str(uuid.uuid4()), recorded.aggregate_id, notification_text(recorded.event)
+    )
+    uow.notifications.add(notification)

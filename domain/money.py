@@ -1,0 +1,21 @@
+"""Money as `Decimal` with two places, and its one textual form."""
+
+from decimal import Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+
+def to_money(value: object) -> Decimal:
+    """Parse a price; raises ValueError for anything that is not a finite amount."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as error:
+        raise ValueError(f"not a decimal amount: {value!r}") from error
+    if not amount.is_finite():
+        raise ValueError(f"not a finite amount: {value!r}")
+    return amount
+
+
+def money_text(amount: Decimal) -> str:
+    """Decimals travel as strings ("12.50") so no client rounds them through a float."""
+    return str(amount.quantize(CENT))

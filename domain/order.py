@@ -1,0 +1,108 @@
+"""The Order aggregate: placed -> paid -> shipped; cancel is allowed until shipped."""
+
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.aggregate import Aggregate
+from domain.commands import OrderLine
+from domain.errors import IllegalTransition
+from domain.events import OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
+from domain.money import money_text
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class Order(Aggregate):
+    def __init__(
+        self,
+        order_id: str,
+        customer_name: str,
+        lines: tuple[OrderLine, ...],
+        status: OrderStatus = OrderStatus.PLACED,
+        version: int = 0,
+        owner_session: str | None = None,
+    ) -> None:
+        super().__init__(order_id, version)
+        self.order_id = order_id
+        self.customer_name = customer_name
+        self.lines = tuple(lines)
+        self.status = OrderStatus(status)
+        self.owner_session = owner_session
+
+    @classmethod
+    def place(
+        cls,
+        order_id: str,
+        customer_name: str,
+        lines: tuple[OrderLine, ...],
+        owner_session: str | None = None,
+    ) -> "Order":
+        order = cls(order_id, customer_name, lines, owner_session=owner_session)
+        order.record(
+            OrderPlaced(
+                order_id=order_id,
+                customer_name=customer_name,
+                lines=tuple(line_as_dict(line) for line in order.lines),
+                total=order.total,
+            )
+        )
+        return order
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.total for line in self.lines), Decimal("0"))
+
+    def pay(self) -> None:
+        self._refuse_unless(
+            {OrderStatus.PLACED},
+            {
+                OrderStatus.PAID: ("order_already_paid", "this order is already paid"),
+                OrderStatus.SHIPPED: ("order_already_shipped", "this order is already shipped"),
+                OrderStatus.CANCELLED: ("order_cancelled", "a cancelled order cannot be paid"),
+            },
+        )
+        self.status = OrderStatus.PAID
+        self.record(OrderPaid(order_id=self.order_id, total=self.total))
+
+    def ship(self) -> None:
+        self._refuse_unless(
+            {OrderStatus.PAID},
+            {
+                OrderStatus.PLACED: ("order_not_paid", "an order must be paid before it ships"),
+                OrderStatus.SHIPPED: ("order_already_shipped", "this order is already shipped"),
+                OrderStatus.CANCELLED: ("order_cancelled", "a cancelled order cannot ship"),
+            },
+        )
+        self.status = OrderStatus.SHIPPED
+        self.record(OrderShipped(order_id=self.order_id))
+
+    def cancel(self, reason: str) -> None:
+        self._refuse_unless(
+            {OrderStatus.PLACED, OrderStatus.PAID},
+            {
+                OrderStatus.SHIPPED: (
+                    "order_already_shipped",
+                    "a shipped order can no longer be cancelled",
+                ),
+                OrderStatus.CANCELLED: ("order_already_cancelled", "this order is already cancelled"),
+            },
+        )
+        self.status = OrderStatus.CANCELLED
+        self.record(OrderCancelled(order_id=self.order_id, reason=reason))
+
+    def _refuse_unless(
+        self, allowed: set[OrderStatus], refusals: dict[OrderStatus, tuple[str, str]]
+    ) -> None:
+        if self.status in allowed:
+            return
+        code, message = refusals[self.status]
+        raise IllegalTransition(message, code=code)
+
+
+def line_as_dict(line: OrderLine) -> dict[str, object]:
+    return {"product": line.product, "quantity": line.quantity, "unit_price": money_text(line.unit_price)}

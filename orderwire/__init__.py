@@ -1,0 +1,8 @@
+"""orderwire's application core and infrastructure, shared by `web/` and `worker/`.
+
+- `config`: settings from the environment, validated at start-up
+- `bootstrap`: the one place where engines, clients and the bus are wired
+- `bus`, `registry`, `pipeline/`: commands through their behaviours to the handlers
+- `db/`: SQLAlchemy tables, repositories, unit of work, command log, outbox
+- `messaging/`: event envelopes, publishing to Redis, the outbox relay, the sweeper
+"""

@@ -1,0 +1,105 @@
+"""The `orderwire` command: run, migrate, relay, flower, tail, check-config."""
+
+import argparse
+import os
+import sys
+
+from orderwire.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        print(f"orderwire: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    from orderwire.launcher import run
+
+    return run()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from orderwire.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, args.revision)
+    print(f"orderwire: {settings.database_url} is at {args.revision}")
+    return 0
+
+
+def cmd_relay(_args: argparse.Namespace) -> int:
+    from orderwire.bootstrap import bootstrap
+    from orderwire.logs import configure_logging
+    from orderwire.relay_process import run_relay
+
+    settings = _settings()
+    configure_logging(settings.log_level, process="relay")
+    run_relay(bootstrap(settings))
+    return 0
+
+
+def cmd_flower(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not settings.flower_basic_auth:
+        print("orderwire: FLOWER_BASIC_AUTH: Flower never runs without credentials", file=sys.stderr)
+        return 2
+    argv = [
+        "celery", "--app", "worker.celery_app", "flower",
+        f"--port={settings.flower_port}",
+        f"--address={os.environ.get('FLOWER_ADDRESS', '127.0.0.1')}",
+        f"--basic-auth={settings.flower_basic_auth}",
+        # Flower's own persistence is not needed: the command log is the record.
+        "--persistent=False",
+    ]
+    os.execvp("celery", argv)
+    return 0  # pragma: no cover - exec does not return
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    import redis
+
+    from orderwire.tail import tail
+
+    try:
+        tail(redis.Redis.from_url(_settings().redis_url), limit=args.limit)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_check_config(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"orderwire: configuration is valid ({settings.environment})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderwire", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every Procfile process (what `make run` does)").set_defaults(
+        func=cmd_run
+    )
+    migrate = sub.add_parser("migrate", help="migrate DATABASE_URL (default: to head)")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+    sub.add_parser("relay", help="publish the outbox and sweep stale commands").set_defaults(
+        func=cmd_relay
+    )
+    sub.add_parser("flower", help="Flower, always behind FLOWER_BASIC_AUTH").set_defaults(
+        func=cmd_flower
+    )
+    tail = sub.add_parser("tail", help="print every event (PSUBSCRIBE orderwire.events.*)")
+    tail.add_argument("--limit", type=int, default=None)
+    tail.set_defaults(func=cmd_tail)
+    sub.add_parser("check-config", help="validate the environment and exit").set_defaults(
+        func=cmd_check_config
+    )
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Settings from environment variables, with safe local defaults, validated at start-up.
+
+A bad value raises `ConfigError` naming the variable, so a process stops with a
+message that says what to fix instead of failing later somewhere else.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEVELOPMENT_SECRET_KEY = "orderwire-development-key-not-for-production"
+
+
+class ConfigError(Exception):
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL", f"must be a redis://, rediss:// or unix:// URL, got {url!r}")
+    if parsed.scheme != "unix":
+        try:
+            parsed.port  # noqa: B018 - parsing the port validates it
+        except ValueError:
+            raise ConfigError("REDIS_URL", f"has an invalid port: {url!r}") from None
+        if not parsed.hostname:
+            raise ConfigError("REDIS_URL", f"names no host: {url!r}")
+    return url
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    default = f"sqlite:///{Path.cwd() / 'var' / 'orderwire.db'}"
+    url = env.get("DATABASE_URL") or default
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", f"is not a database URL: {url!r}") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError("DATABASE_URL", f"must be SQLite or PostgreSQL, got {backend!r}")
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # Bare postgresql:// would pick psycopg2; orderwire ships psycopg 3.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _secret_key(env: Mapping[str, str], production: bool) -> str:
+    key = env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+    if production and key == DEVELOPMENT_SECRET_KEY:
+        raise ConfigError("SECRET_KEY", "production needs its own key, not the development one")
+    if production and len(key) < 32:
+        raise ConfigError("SECRET_KEY", "must be at least 32 characters in production")
+    return key
+
+
+def _basic_auth(env: Mapping[str, str]) -> str | None:
+    value = env.get("FLOWER_BASIC_AUTH") or None
+    if value is not None:
+        user, _, password = value.partition(":")
+        if not user or not password:
+            raise ConfigError("FLOWER_BASIC_AUTH", "must be user:password")
+    return value
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    origins = []
+    for origin in filter(None, (item.strip() for item in env.get("ALLOWED_ORIGINS", "").split(","))):
+        parsed = urlparse(origin)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
+            raise ConfigError("ALLOWED_ORIGINS", f"{origin!r} is not an origin like https://host")
+        origins.append(origin.rstrip("/"))
+    return tuple(origins)
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}")
+    return level
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    database_url: str
+    secret_key: str
+    environment: str = "development"
+    port: int = 5000
+    flower_port: int = 5555
+    flower_basic_auth: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    command_max_attempts: int = 5
+    # Sweeper: how long a command may sit accepted (never picked up) or running (its worker died).
+    sweep_accepted_after: int = 30
+    sweep_running_after: int = 180
+    # Celery: a task is killed after task_time_limit; the visibility timeout must exceed it.
+    task_soft_time_limit: int = 60
+    task_time_limit: int = 90
+    visibility_timeout: int = 300
+    websocket_queue_size: int = 1000
+    heartbeat_seconds: int = 15
+    history_length: int = 10_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        environment = env.get("ORDERWIRE_ENV", "development")
+        if environment not in ("development", "production", "test"):
+            raise ConfigError("ORDERWIRE_ENV", "must be development, production or test")
+        production = environment == "production"
+        return cls(
+            redis_url=_redis_url(env),
+            database_url=_database_url(env),
+            secret_key=_secret_key(env, production),
+            environment=environment,
+            port=_integer(env, "PORT", 5000, 1, 65535),
+            flower_port=_integer(env, "FLOWER_PORT", 5555, 1, 65535),
+            flower_basic_auth=_basic_auth(env),
+            allowed_origins=_origins(env),
+            log_level=_log_level(env),
+            command_max_attempts=_integer(env, "ORDERWIRE_COMMAND_MAX_ATTEMPTS", 5, 1, 100),
+            sweep_accepted_after=_integer(env, "ORDERWIRE_SWEEP_ACCEPTED_AFTER", 30, 1, 86400),
+            sweep_running_after=_integer(env, "ORDERWIRE_SWEEP_RUNNING_AFTER", 180, 1, 86400),
+            heartbeat_seconds=_integer(env, "ORDERWIRE_HEARTBEAT_SECONDS", 15, 1, 3600),
+            websocket_queue_size=_integer(env, "ORDERWIRE_WEBSOCKET_QUEUE", 1000, 1, 1_000_000),
+        )

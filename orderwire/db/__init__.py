@@ -1,0 +1,1 @@
+"""Persistence with SQLAlchemy Core: tables, repositories, unit of work, command log, outbox."""

@@ -1,0 +1,160 @@
+"""The command log: every accepted command, its status, attempts and outcome.
+
+It is eShop's "requests table" done right: the row is inserted (never checked
+then inserted), so two concurrent duplicates cannot both win; its status says
+what happened; and a failed command keeps its request id and its error.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from orderwire.db.engine import utcnow
+from orderwire.db.tables import commands
+
+
+class CommandStatus(StrEnum):
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+FINAL = frozenset({CommandStatus.SUCCEEDED, CommandStatus.REJECTED, CommandStatus.FAILED})
+UNFINISHED = (CommandStatus.ACCEPTED, CommandStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class NewCommand:
+    request_id: str
+    command: str
+    payload: dict[str, Any]
+    fingerprint: str
+    session_id: str | None
+    order_id: str | None
+
+
+class KeyReused(Exception):
+    """The request id is taken by a command with another endpoint or body."""
+
+
+def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], bool]:
+    """Insert the command; return (row, created). An identical earlier command is returned as is.
+
+    Runs in its own SAVEPOINT so that losing the race leaves the caller's transaction usable.
+    """
+    now = utcnow()
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                commands.insert().values(
+                    request_id=new.request_id,
+                    command=new.command,
+                    payload=new.payload,
+                    fingerprint=new.fingerprint,
+                    session_id=new.session_id,
+                    order_id=new.order_id,
+                    status=CommandStatus.ACCEPTED,
+                    attempts=0,
+                    accepted_at=now,
+                    touched_at=now,
+                )
+            )
+    except IntegrityError:
+        existing = get(connection, new.request_id)
+        if existing is None:  # pragma: no cover - the conflicting row cannot vanish
+            raise
+        if existing["fingerprint"] != new.fingerprint:
+            raise KeyReused(new.request_id) from None
+        return existing, False
+    created = get(connection, new.request_id)
+    assert created is not None
+    return created, True
+
+
+def get(connection: Connection, request_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    query = select(commands).where(commands.c.request_id == request_id)
+    if lock:
+        query = query.with_for_update()
+    row = connection.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def start_attempt(connection: Connection, request_id: str) -> int | None:
+    """Count one more attempt and mark the command running; None if it is already final."""
+    changed = connection.execute(
+        update(commands)
+        .where(commands.c.request_id == request_id, commands.c.status.in_(UNFINISHED))
+        .values(
+            status=CommandStatus.RUNNING,
+            attempts=commands.c.attempts + 1,
+            touched_at=utcnow(),
+        )
+    )
+    if changed.rowcount != 1:
+        return None
+    return connection.execute(
+        select(commands.c.attempts).where(commands.c.request_id == request_id)
+    ).scalar_one()
+
+
+def finish(
+    connection: Connection,
+    request_id: str,
+    status: CommandStatus,
+    *,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> bool:
+    """Move an unfinished command to a final status; False if it was already final."""
+    assert status in FINAL
+    now = utcnow()
+    changed = connection.execute(
+        update(commands)
+        .where(commands.c.request_id == request_id, commands.c.status.in_(UNFINISHED))
+        .values(status=status, result=result, error=error, finished_at=now, touched_at=now)
+    )
+    return changed.rowcount == 1
+
+
+def touch(connection: Connection, request_ids: list[str]) -> None:
+    if request_ids:
+        connection.execute(
+            update(commands)
+            .where(commands.c.request_id.in_(request_ids))
+            .values(touched_at=utcnow())
+        )
+
+
+def stale(
+    connection: Connection,
+    *,
+    accepted_before: datetime,
+    running_before: datetime,
+    limit: int,
+    skip_locked: bool,
+) -> list[tuple[str, str]]:
+    """Unfinished commands nobody has touched for a while: (request_id, command) pairs."""
+    query = (
+        select(commands.c.request_id, commands.c.command)
+        .where(
+            (
+                (commands.c.status == CommandStatus.ACCEPTED)
+                & (commands.c.touched_at < accepted_before)
+            )
+            | (
+                (commands.c.status == CommandStatus.RUNNING)
+                & (commands.c.touched_at < running_before)
+            )
+        )
+        .order_by(commands.c.touched_at)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return [(row.request_id, row.command) for row in connection.execute(query)]

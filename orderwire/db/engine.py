@@ -1,0 +1,65 @@
+"""Engines: one per process, made by bootstrap, never at import time."""
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(database_url)
+    return create_engine(
+        database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, future=True
+    )
+
+
+def _sqlite_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets the web read while a worker writes; busy_timeout waits for the writer.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):  # type: ignore[no-untyped-def]
+        # Every transaction takes the write lock up front: a deferred transaction that
+        # upgrades from read to write would fail with "database is locked" instead of waiting.
+        _retry_locked(lambda: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+
+    return engine
+
+
+def _retry_locked(action, attempts: int = 5):  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    for attempt in range(attempts):
+        try:
+            return action()
+        except Exception as error:
+            locked = isinstance(getattr(error, "orig", error), sqlite3.OperationalError)
+            if not locked or "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

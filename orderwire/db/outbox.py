@@ -1,0 +1,145 @@
+"""The transactional outbox: events are written with the command, published after commit.
+
+Two publishers read it. The *fast path* publishes a command's own events right
+after its commit; the *relay* publishes whatever is left (Redis was down, a
+process died). Neither follows "seq greater than the last one I saw": seq is
+assigned before commit, so a transaction that commits late would be skipped.
+Both look for `published_at IS NULL` instead.
+"""
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, exists, select, update
+from sqlalchemy.orm import aliased
+
+from domain.events import Event
+from orderwire.db.engine import utcnow
+from orderwire.db.tables import events
+from orderwire.messaging.envelope import dumps, make_envelope
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    event_id: str
+    type: str
+    aggregate_id: str
+    audience: tuple[str, ...]
+    envelope: str
+    request_id: str | None = None
+
+
+def append(
+    connection: Connection,
+    event: Event,
+    *,
+    aggregate_id: str,
+    aggregate_version: int,
+    request_id: str | None,
+    audience: Iterable[str],
+) -> OutboxEvent:
+    event_id = str(uuid.uuid4())
+    occurred_at = utcnow()
+    envelope = dumps(
+        make_envelope(
+            event_id=event_id,
+            event_type=event.name,
+            occurred_at=occurred_at,
+            request_id=request_id,
+            aggregate_id=aggregate_id,
+            aggregate_version=aggregate_version,
+            data=event.data(),
+        )
+    )
+    audience = tuple(sorted(set(audience)))
+    connection.execute(
+        events.insert().values(
+            event_id=event_id,
+            type=event.name,
+            aggregate_id=aggregate_id,
+            aggregate_version=aggregate_version,
+            request_id=request_id,
+            audience=list(audience),
+            envelope=envelope,
+            occurred_at=occurred_at,
+        )
+    )
+    return OutboxEvent(event_id, event.name, aggregate_id, audience, envelope, request_id)
+
+
+def _as_outbox_event(row) -> OutboxEvent:  # type: ignore[no-untyped-def]
+    audience = row.audience if isinstance(row.audience, list) else json.loads(row.audience)
+    return OutboxEvent(
+        row.event_id, row.type, row.aggregate_id, tuple(audience), row.envelope, row.request_id
+    )
+
+
+_COLUMNS = (
+    events.c.event_id,
+    events.c.type,
+    events.c.aggregate_id,
+    events.c.audience,
+    events.c.envelope,
+    events.c.request_id,
+)
+
+
+def claim_own(connection: Connection, event_ids: list[str]) -> list[OutboxEvent]:
+    """The fast path's share: these still-unpublished events, unless an earlier event of the
+    same aggregate is still waiting (then the relay publishes them all, in order)."""
+    earlier = aliased(events)
+    waiting_before = exists().where(
+        and_(
+            earlier.c.aggregate_id == events.c.aggregate_id,
+            earlier.c.published_at.is_(None),
+            earlier.c.seq < events.c.seq,
+            earlier.c.event_id.not_in(event_ids),
+        )
+    )
+    query = (
+        select(*_COLUMNS)
+        .where(events.c.event_id.in_(event_ids), events.c.published_at.is_(None), ~waiting_before)
+        .order_by(events.c.seq)
+        .with_for_update(skip_locked=True)
+    )
+    return [_as_outbox_event(row) for row in connection.execute(query)]
+
+
+def claim_unpublished(
+    connection: Connection, *, occurred_before: datetime, limit: int
+) -> list[OutboxEvent]:
+    """The relay's share, oldest first. It waits for rows a fast path holds, then sees them
+    published and leaves them (PostgreSQL re-checks the WHERE clause of locked rows)."""
+    query = (
+        select(*_COLUMNS)
+        .where(events.c.published_at.is_(None), events.c.occurred_at < occurred_before)
+        .order_by(events.c.seq)
+        .limit(limit)
+        .with_for_update()
+    )
+    return [_as_outbox_event(row) for row in connection.execute(query)]
+
+
+def mark_published(connection: Connection, event_ids: list[str]) -> None:
+    if event_ids:
+        connection.execute(
+            update(events).where(events.c.event_id.in_(event_ids)).values(published_at=utcnow())
+        )
+
+
+def backlog(connection: Connection) -> int:
+    from sqlalchemy import func
+
+    return connection.execute(
+        select(func.count()).select_from(events).where(events.c.published_at.is_(None))
+    ).scalar_one()
+
+
+def load(connection: Connection, event_id: str) -> dict | None:
+    row = connection.execute(
+        select(events.c.envelope).where(events.c.event_id == event_id)
+    ).scalar_one_or_none()
+    return json.loads(row) if row else None

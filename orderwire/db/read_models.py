@@ -1,0 +1,85 @@
+"""Read side: what the query endpoints and pages show, straight from the tables."""
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from domain.money import money_text
+from orderwire.db.tables import events, notifications, orders
+from orderwire.messaging.envelope import rfc3339
+
+
+def _order(row: Any) -> dict[str, Any]:
+    return {
+        "order_id": row.order_id,
+        "customer_name": row.customer_name,
+        "lines": row.lines,
+        "total": money_text(row.total),
+        "status": row.status,
+        "version": row.version,
+    }
+
+
+def order(connection: Connection, order_id: str) -> dict[str, Any] | None:
+    row = connection.execute(select(orders).where(orders.c.order_id == order_id)).first()
+    return _order(row) if row else None
+
+
+def orders_of_session(
+    connection: Connection, session_id: str, *, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the session's orders, newest first, and whether another page follows."""
+    rows = connection.execute(
+        select(orders)
+        .where(orders.c.owner_session == session_id)
+        .order_by(orders.c.placed_at.desc(), orders.c.order_id)
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    ).all()
+    return [_order(row) for row in rows[:per_page]], len(rows) > per_page
+
+
+def order_events(connection: Connection, order_id: str) -> list[dict[str, Any]]:
+    """The order's timeline: its own events, in version order."""
+    rows = connection.execute(
+        select(events.c.envelope)
+        .where(events.c.aggregate_id == order_id)
+        .order_by(events.c.aggregate_version)
+    ).scalars()
+    return [json.loads(envelope) for envelope in rows]
+
+
+def notifications_of_session(
+    connection: Connection, session_id: str, *, limit: int = 50
+) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(notifications)
+        .where(notifications.c.session_id == session_id)
+        .order_by(notifications.c.created_at.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "notification_id": row.notification_id,
+            "order_id": row.order_id,
+            "text": row.text,
+            "created_at": rfc3339(row.created_at),
+        }
+        for row in rows
+    ]
+
+
+def command_status(record: dict[str, Any]) -> dict[str, Any]:
+    """A command log row as the contract's GET /api/commands/<id> answer."""
+    return {
+        "request_id": record["request_id"],
+        "command": record["command"],
+        "status": record["status"],
+        "attempts": record["attempts"],
+        "result": record["result"],
+        "error": record["error"],
+        "accepted_at": rfc3339(record["accepted_at"]),
+        "finished_at": rfc3339(record["finished_at"]) if record["finished_at"] else None,
+        "order_id": record["order_id"],
+    }

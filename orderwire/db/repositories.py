@@ -1,0 +1,110 @@
+"""Repositories: aggregates in and out of their tables. Each remembers what it has `seen`."""
+
+from decimal import Decimal
+
+from sqlalchemy import Connection, insert, select, update
+
+from domain.commands import OrderLine
+from domain.notification import Notification
+from domain.order import Order, line_as_dict
+from orderwire.db.engine import utcnow
+from orderwire.db.tables import notifications, orders
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else changed the aggregate since we loaded it: a transient failure, retried."""
+
+
+class SqlOrderRepository:
+    def __init__(self, connection: Connection, *, lock_rows: bool) -> None:
+        self.connection = connection
+        self.lock_rows = lock_rows
+        self.seen: dict[str, Order] = {}
+        self._loaded_versions: dict[str, int] = {}
+
+    def get(self, order_id: str) -> Order | None:
+        if order_id in self.seen:
+            return self.seen[order_id]
+        query = select(orders).where(orders.c.order_id == order_id)
+        if self.lock_rows:
+            # Serialises commands on one order, so its events commit in version order.
+            query = query.with_for_update()
+        row = self.connection.execute(query).mappings().first()
+        if row is None:
+            return None
+        order = Order(
+            row["order_id"],
+            row["customer_name"],
+            tuple(
+                OrderLine(line["product"], line["quantity"], Decimal(line["unit_price"]))
+                for line in row["lines"]
+            ),
+            row["status"],
+            row["version"],
+            row["owner_session"],
+        )
+        self.seen[order_id] = order
+        self._loaded_versions[order_id] = order.version
+        return order
+
+    def add(self, order: Order) -> None:
+        self.seen[order.order_id] = order
+
+    def save(self) -> None:
+        now = utcnow()
+        for order_id, order in self.seen.items():
+            values = {
+                "status": str(order.status),
+                "version": order.version,
+                "updated_at": now,
+            }
+            if order_id not in self._loaded_versions:
+                self.connection.execute(
+                    insert(orders).values(
+                        order_id=order_id,
+                        customer_name=order.customer_name,
+                        lines=[line_as_dict(line) for line in order.lines],
+                        total=order.total,
+                        owner_session=order.owner_session,
+                        placed_at=now,
+                        **values,
+                    )
+                )
+                continue
+            loaded = self._loaded_versions[order_id]
+            if loaded == order.version:
+                continue
+            changed = self.connection.execute(
+                update(orders)
+                .where(orders.c.order_id == order_id, orders.c.version == loaded)
+                .values(**values)
+            )
+            if changed.rowcount != 1:
+                raise ConcurrencyConflict(f"order {order_id} changed under us")
+
+
+class SqlNotificationRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.seen: dict[str, Notification] = {}
+
+    def add(self, notification: Notification) -> None:
+        self.seen[notification.notification_id] = notification
+
+    def save(self) -> None:
+        for notification in self.seen.values():
+            owner = (
+                select(orders.c.owner_session)
+                .where(orders.c.order_id == notification.order_id)
+                .scalar_subquery()
+            )
+            self.connection.execute(
+                insert(notifications).values(
+                    notification_id=notification.notification_id,
+                    order_id=notification.order_id,
+                    session_id=owner,
+                    text=notification.text,
+                    created_at=utcnow(),
+                )
+            )
+        self.seen.clear()

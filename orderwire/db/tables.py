@@ -1,0 +1,117 @@
+"""The schema. Alembic migrations (orderwire/migrations) are generated from and checked against this."""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, so the big integer becomes a plain one there.
+Sequence64 = BigInteger().with_variant(Integer(), "sqlite")
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("command", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # sha256 of endpoint + canonical body: tells a replay from a reused key.
+    Column("fingerprint", String(64), nullable=False),
+    Column("session_id", String(64), nullable=True),
+    Column("order_id", String(36), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", JSON, nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    # When the command was last handed to Celery or last started: the sweeper's clock.
+    Column("touched_at", DateTime(timezone=True), nullable=False),
+    Index("ix_commands_status_touched_at", "status", "touched_at"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("customer_name", String(100), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("total", Numeric(14, 2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("owner_session", String(64), nullable=True),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_orders_owner_session_placed_at", "owner_session", "placed_at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", String(36), primary_key=True),
+    Column("order_id", String(36), nullable=False),
+    Column("session_id", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_notifications_session_id_created_at", "session_id", "created_at"),
+)
+
+# The transactional outbox: every domain event, written in its command's transaction.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Sequence64, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("aggregate_id", String(128), nullable=False),
+    Column("aggregate_version", Integer, nullable=False),
+    Column("request_id", String(128), nullable=True),
+    # Sessions whose live stream gets this event (the order's owner, the command's sender).
+    Column("audience", JSON, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("aggregate_id", "aggregate_version", name="uq_events_aggregate_version"),
+    Index(
+        "ix_events_unpublished",
+        "seq",
+        postgresql_where=Column("published_at").is_(None),
+        sqlite_where=Column("published_at").is_(None),
+    ),
+    Index("ix_events_aggregate_id_seq", "aggregate_id", "seq"),
+)
+
+# After-commit subscribers record here what they have handled: at most once per event and subscriber.
+handled_events = Table(
+    "handled_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("subscriber", String(64), primary_key=True),
+    Column("handled_at", DateTime(timezone=True), nullable=False),
+)
+
+# A read model kept by an after-commit subscriber: paid revenue per day.
+sales_ledger = Table(
+    "sales_ledger",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("orders_paid", Integer, nullable=False),
+    Column("revenue", Numeric(16, 2), nullable=False),
+)

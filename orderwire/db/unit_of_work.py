@@ -1,0 +1,58 @@
+"""SqlAlchemyUnitOfWork: one transaction, the repositories on it, and the events it collects."""
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from domain.events import RecordedEvent
+from orderwire.db.engine import is_postgres
+from orderwire.db.repositories import SqlNotificationRepository, SqlOrderRepository
+
+
+class SqlAlchemyUnitOfWork:
+    """Use as `with uow:`; nothing is written unless `commit()` is called before leaving."""
+
+    connection: Connection
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        self.connection = self.engine.connect()
+        self._transaction = self.connection.begin()
+        # SQLite locks the whole database for a writer (BEGIN IMMEDIATE); PostgreSQL locks rows.
+        self.orders = SqlOrderRepository(self.connection, lock_rows=is_postgres(self.engine))
+        self.notifications = SqlNotificationRepository(self.connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self.connection.close()
+
+    def collect_new_events(self) -> list[RecordedEvent]:
+        """Events recorded since the last call, by every aggregate loaded or added."""
+        collected: list[RecordedEvent] = []
+        for aggregate in (*self.orders.seen.values(), *self.notifications.seen.values()):
+            collected.extend(aggregate.collect_events())
+        return collected
+
+    def audience(self, session_id: str | None) -> set[str]:
+        """Who sees this transaction's events: the sender and the owners of the orders touched."""
+        sessions = {order.owner_session for order in self.orders.seen.values()}
+        sessions.add(session_id)
+        return {session for session in sessions if session}
+
+    def save_aggregates(self) -> None:
+        self.orders.save()
+        self.notifications.save()
+
+    def commit(self) -> None:
+        self._transaction.commit()

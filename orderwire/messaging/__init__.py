@@ -1,0 +1,1 @@
+"""Events leaving the database: envelopes, Redis publishing, the outbox relay, the sweeper."""

@@ -1,0 +1,82 @@
+"""Moving committed events from the outbox to Redis: at least once, in commit order per order.
+
+`publish_own` is the fast path a worker takes right after its commit;
+`publish_backlog` is what the relay process does in a loop. Both publish, then
+mark: a crash between the two publishes again with the same event id, which
+subscribers drop, and the session streams ignore.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import Engine, text
+
+from orderwire.db import outbox
+from orderwire.db.engine import is_postgres, utcnow
+from orderwire.db.outbox import OutboxEvent
+
+log = logging.getLogger("orderwire.relay")
+
+# One relay at a time publishes the backlog, so two relays cannot interleave one order's events.
+RELAY_LOCK_ID = 0x6F72_6465  # "orde"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        publish: Callable[[list[OutboxEvent]], None],
+        *,
+        grace: timedelta = timedelta(seconds=2),
+        batch_size: int = 500,
+        on_published: Callable[[list[OutboxEvent]], None] = lambda batch: None,
+    ) -> None:
+        self.engine = engine
+        self.publish = publish
+        self.grace = grace
+        self.batch_size = batch_size
+        self.on_published = on_published
+
+    def publish_own(self, event_ids: list[str]) -> None:
+        """Fast path after a commit. Never raises: whatever it cannot publish, the relay will."""
+        if not event_ids:
+            return
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                batch = outbox.claim_own(connection, event_ids)
+                self._publish_and_mark(connection, batch)
+        except Exception:
+            log.warning("fast-path publish failed; the relay will retry", exc_info=True)
+
+    def publish_backlog(self) -> int:
+        """Publish events the fast path left behind; returns how many. Raises on Redis errors."""
+        with self.engine.connect() as connection, connection.begin():
+            if is_postgres(self.engine) and not connection.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": RELAY_LOCK_ID}
+            ).scalar_one():
+                return 0
+            batch = outbox.claim_unpublished(
+                connection, occurred_before=utcnow() - self.grace, limit=self.batch_size
+            )
+            self._publish_and_mark(connection, batch)
+        if batch:
+            log.info("relayed %d events", len(batch), extra={"event": "relay.published"})
+        return len(batch)
+
+    def _publish_and_mark(self, connection, batch: list[OutboxEvent]) -> None:  # type: ignore[no-untyped-def]
+        if not batch:
+            return
+        self.publish(batch)
+        for event in batch:
+            log.info(
+                "published %s",
+                event.type,
+                extra={
+                    "event": "event.published",
+                    "event_id": event.event_id,
+                    "request_id": event.request_id,
+                },
+            )
+        outbox.mark_published(connection, [event.event_id for event in batch])
+        self.on_published(batch)

@@ -1,0 +1,48 @@
+"""Schema migrations: Alembic, configured in code so that no alembic.ini has to be found.
+
+The migration environment lives inside the package (`orderwire/migrations`) and is
+shipped as package data, so an installed orderwire (a container, a wheel) can migrate
+its own database without the source tree. `orderwire migrate` calls `upgrade`.
+
+A new revision, after changing `orderwire/db/tables.py`:
+
+    python -c "from alembic import command; from orderwire.migrate import alembic_config; \
+command.upgrade(alembic_config('sqlite:///var/autogen.db'), 'head'); \
+command.revision(alembic_config('sqlite:///var/autogen.db'), 'what changed', \
+autogenerate=True, rev_id='0002')"
+
+then read and tidy the generated file: autogenerate is a draft, not the migration.
+"""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _escape(value: str) -> str:
+    # Config values go through ConfigParser interpolation: a literal % (URL-encoded
+    # passwords, `options=-csearch_path%3D...`) must be doubled or it is an error.
+    return value.replace("%", "%%")
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic Config for `database_url`, pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", _escape(str(MIGRATIONS)))
+    config.set_main_option("sqlalchemy.url", _escape(database_url))
+    # Revision files named like versions/0001_initial.py (pass rev_id when generating).
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database up to `revision`; a no-op when it is already there."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Take the database back to `revision` (`"base"` drops everything orderwire made)."""
+    command.downgrade(alembic_config(database_url), revision)

@@ -1,0 +1,44 @@
+"""What travels through the pipeline: one execution of one command, and its outcome."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.commands import Command
+from domain.events import RecordedEvent
+from domain.ports import CommandContext
+from orderwire.db.command_log import CommandStatus
+
+
+@dataclass
+class Execution:
+    request_id: str
+    record: dict[str, Any] | None = None  # the command log row, loaded by idempotency
+    command: Command | None = None  # built by validation
+    attempt: int = 0  # counted by retries
+    uow: Any = None  # opened by the transaction behaviour
+    recorded: list[RecordedEvent] = field(default_factory=list)  # set off by the handler
+
+    @property
+    def context(self) -> CommandContext:
+        session_id = self.record["session_id"] if self.record else None
+        return CommandContext(self.request_id, session_id)
+
+    @property
+    def command_name(self) -> str:
+        return self.record["command"] if self.record else "unknown"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: CommandStatus | str
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of_record(cls, record: dict[str, Any]) -> "Outcome":
+        return cls(record["status"], record.get("result"), record.get("error"))
+
+
+Step = Callable[[Execution], Outcome]

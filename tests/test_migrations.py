@@ -1,0 +1,203 @@
+"""The Alembic migrations must build exactly the schema that `orderwire.db.tables` declares.
+
+The code reads and writes through `metadata`, but production databases get their schema
+from the migrations: if the two drift apart, the first sign would be a failing query in
+production. Every test runs on a fresh SQLite file, and again on PostgreSQL when
+TEST_DATABASE_URL points at one; there each test gets its own throw-away schema (through
+`search_path`), so it never disturbs other tests that share the database.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine, inspect, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from orderwire.db.tables import events, metadata
+from orderwire.migrate import alembic_config, downgrade, upgrade
+
+
+def _postgres_url() -> URL:
+    raw = os.environ.get("TEST_DATABASE_URL")
+    if not raw:
+        pytest.skip("TEST_DATABASE_URL is not set: the PostgreSQL migration tests need it")
+    url = make_url(raw)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip(f"TEST_DATABASE_URL is {url.get_backend_name()}, not PostgreSQL")
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # as orderwire.config does
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    base = _postgres_url()
+    schema = f"orderwire_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def connect(database_url: str) -> Iterator[Connection]:
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def schema_differences(database_url: str) -> list:
+    """What autogenerate would change to turn the database into `metadata` (empty: equal)."""
+    with connect(database_url) as connection:
+        return compare_metadata(MigrationContext.configure(connection), metadata)
+
+
+def _predicate(clause: object) -> str:
+    return re.sub(r"[\s()]", "", str(clause)).lower()
+
+
+def partial_index_differences(database_url: str) -> list[str]:
+    """Partial-index predicates that differ: compare_metadata does not look at them."""
+    problems = []
+    with connect(database_url) as connection:
+        dialect = connection.dialect
+        inspector = inspect(connection)
+        for table in metadata.tables.values():
+            reflected = {index["name"]: index for index in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                where = index.dialect_kwargs.get(f"{dialect.name}_where")
+                if where is None:
+                    continue
+                expected = _predicate(where.compile(dialect=dialect))
+                found = reflected.get(index.name, {}).get("dialect_options", {})
+                actual = found.get(f"{dialect.name}_where")
+                if actual is None or _predicate(actual) != expected:
+                    problems.append(f"{index.name}: expected WHERE {expected}, found {actual}")
+    return problems
+
+
+def current_revision(database_url: str) -> str | None:
+    with connect(database_url) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def table_names(database_url: str) -> set[str]:
+    with connect(database_url) as connection:
+        return set(inspect(connection).get_table_names())
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_the_revisions_form_one_line_of_history():
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several heads, merge them: {heads}"
+
+
+def test_the_config_keeps_the_url_verbatim():
+    url = "postgresql+psycopg://user:p%40ss@db:5432/orderwire?options=-csearch_path%3Dx"
+    assert alembic_config(url).get_main_option("sqlalchemy.url") == url
+
+
+def test_upgrade_to_head_builds_exactly_the_schema_of_the_metadata(database_url):
+    upgrade(database_url)
+
+    assert current_revision(database_url) == head_revision()
+    assert schema_differences(database_url) == []
+    assert partial_index_differences(database_url) == []
+    assert table_names(database_url) == set(metadata.tables) | {"alembic_version"}
+
+    upgrade(database_url)  # already at head: nothing to do, nothing fails
+    assert schema_differences(database_url) == []
+
+
+def test_event_sequence_numbers_are_assigned_by_the_database(database_url):
+    upgrade(database_url)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "OrderPlaced",
+            "aggregate_id": "order-1",
+            "aggregate_version": version,
+            "request_id": None,
+            "audience": ["session"],
+            "envelope": "{}",
+            "occurred_at": now,
+            "published_at": None,
+        }
+        for version in (1, 2)
+    ]
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            for row in rows:
+                connection.execute(events.insert().values(**row))
+        with engine.connect() as connection:
+            seqs = (
+                connection.execute(select(events.c.seq).order_by(events.c.aggregate_version))
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert all(isinstance(seq, int) for seq in seqs)
+    assert seqs[0] < seqs[1]
+
+
+def test_downgrade_to_base_drops_everything_and_upgrade_works_again(database_url):
+    upgrade(database_url)
+    downgrade(database_url, "base")
+
+    assert table_names(database_url) <= {"alembic_version"}
+    assert current_revision(database_url) is None
+
+    upgrade(database_url)
+    assert schema_differences(database_url) == []
+    assert partial_index_differences(database_url) == []
+
+
+def test_processes_that_migrate_at_the_same_time_all_succeed(database_url):
+    # Every process may run `orderwire migrate` at start-up: the later ones must wait
+    # for the first and then find nothing to do, not fail creating the same tables.
+    script = "import sys; from orderwire.migrate import upgrade; upgrade(sys.argv[1])"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, database_url],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * 4, "\n".join(outputs)
+    assert schema_differences(database_url) == []

@@ -1,0 +1,60 @@
+"""The Flask web app: `create_app()` is the only way to make one (gunicorn calls it)."""
+
+from datetime import timedelta
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from orderwire.bootstrap import Orderwire, bootstrap
+from orderwire.config import Settings
+from orderwire.logs import configure_logging, request_id_var
+
+csrf = CSRFProtect()
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, *, services: Orderwire | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, process="web")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        WTF_CSRF_TIME_LIMIT=None,
+        ALLOWED_ORIGINS=settings.allowed_origins,
+        HEARTBEAT_SECONDS=settings.heartbeat_seconds,
+        # Pings find dead peers; clients only ever send tiny control messages.
+        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": 4096},
+    )
+    services = services or bootstrap(settings)
+    app.extensions["orderwire"] = services
+
+    from web.api import commands, queries
+    from web.api.errors import register_error_handlers
+    from web.live.hub import LiveHub
+    from web.live.stream import bp as live_bp
+    from web.live.stream import sock
+    from web.ops import bp as ops_bp
+    from web.pages import bp as pages_bp
+
+    app.extensions["live_hub"] = LiveHub(services.redis, queue_limit=settings.websocket_queue_size)
+    csrf.init_app(app)
+    # The JSON API needs no CSRF token: it only takes application/json, which a
+    # cross-site form cannot send and cross-site fetch cannot send without CORS.
+    csrf.exempt(commands.bp)
+    sock.init_app(app)
+    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _fresh_request_id() -> None:
+        request_id_var.set(None)
+
+    return app

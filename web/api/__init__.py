@@ -1,0 +1,1 @@
+"""The JSON API (CONTRACT.md sections 2 and 3): commands in, queries out."""

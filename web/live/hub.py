@@ -1,0 +1,126 @@
+"""The hub: one Redis subscription per web process, fanned out to its websockets.
+
+One PubSub per socket would need one Redis connection per socket (redis-py's
+pool stops at 100 by default, Redis at 10,000). Instead one background thread
+(a greenlet under gevent) listens on the internal live channel, where every
+message names the sessions it is for and each one's stream position, and puts
+one prebuilt frame on each matching connection's queue.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+
+import redis
+
+from orderwire.messaging.keys import LIVE_CHANNEL
+from web.live.connection import LiveConnection
+
+log = logging.getLogger("orderwire.live")
+
+
+class LiveHub:
+    def __init__(self, client: redis.Redis, *, queue_limit: int) -> None:
+        self.client = client
+        self.queue_limit = queue_limit
+        self._by_session: dict[str, set[LiveConnection]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._started = False
+        self._stopping = False
+
+    @property
+    def connection_count(self) -> int:
+        with self._lock:
+            return sum(len(group) for group in self._by_session.values())
+
+    def register(self, session_id: str, *, timeout: float = 5.0) -> LiveConnection | None:
+        """A new connection's queue, once the hub is subscribed; None if Redis is unreachable."""
+        self._start()
+        connection = LiveConnection(session_id, self.queue_limit)
+        with self._lock:
+            self._by_session[session_id].add(connection)
+        if not self._subscribed.wait(timeout):
+            self.unregister(connection)
+            return None
+        return connection
+
+    def unregister(self, connection: LiveConnection) -> None:
+        with self._lock:
+            group = self._by_session.get(connection.session_id)
+            if group is not None:
+                group.discard(connection)
+                if not group:
+                    del self._by_session[connection.session_id]
+
+    def shutdown(self) -> None:
+        """Tell every connection the server is going away (they close with 1001)."""
+        self._stopping = True
+        with self._lock:
+            everyone = [c for group in self._by_session.values() for c in group]
+        for connection in everyone:
+            connection.signal_going_away()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._listen_forever, name="live-hub", daemon=True).start()
+
+    def _listen_forever(self) -> None:
+        delay = 0.1
+        first = True
+        while not self._stopping:
+            pubsub = self.client.pubsub()
+            try:
+                pubsub.subscribe(LIVE_CHANNEL)
+                while not self._stopping:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        self._subscribed.set()
+                        if not first:
+                            self._everyone_catch_up()
+                        first, delay = False, 0.1
+                    elif message["type"] == "message":
+                        self._dispatch(message["data"])
+            except (redis.RedisError, OSError):
+                self._subscribed.clear()
+                log.warning("live subscription lost; reconnecting", exc_info=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                try:
+                    pubsub.close()
+                except Exception:
+                    pass
+
+    def _everyone_catch_up(self) -> None:
+        # Whatever was published while we were not subscribed is in the session streams.
+        with self._lock:
+            everyone = [c for group in self._by_session.values() for c in group]
+        for connection in everyone:
+            connection.signal_gap()
+
+    def _dispatch(self, raw: bytes) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            log.error("unreadable live message")
+            return
+        positions = message.get("positions") or {}
+        frame = None
+        with self._lock:
+            targets = [
+                (connection, position)
+                for session_id, position in positions.items()
+                for connection in self._by_session.get(session_id, ())
+            ]
+        for connection, position in targets:
+            if frame is None:
+                frame = json.dumps({"kind": "event", "event": message["envelope"]})
+            connection.push(position, frame)

@@ -1,0 +1,20 @@
+"""The browser session: a random id in Flask's signed cookie, made on first contact.
+
+It decides which events a websocket receives and which orders "My orders" lists.
+"""
+
+import secrets
+
+from flask import session
+
+
+def session_id() -> str:
+    if "sid" not in session:
+        session["sid"] = secrets.token_urlsafe(18)
+        session.permanent = True
+    return session["sid"]
+
+
+def existing_session_id() -> str | None:
+    """The session id if the cookie carries one (the websocket never makes a new one)."""
+    return session.get("sid")

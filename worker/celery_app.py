@@ -1,0 +1,33 @@
+"""The Celery app the worker and Flower load (`--app worker.celery_app`).
+
+Building the Celery object reads settings but connects to nothing; each worker
+child bootstraps its own engine and clients on its first task (worker/runtime.py).
+"""
+
+from celery.signals import setup_logging, worker_shutting_down
+
+from orderwire.config import Settings
+from orderwire.logs import configure_logging
+from orderwire.task_queue import create_celery
+from worker import runtime
+from worker.tasks import register_tasks
+
+settings = Settings.from_env()
+app = create_celery(settings)
+register_tasks(app, runtime.current)
+
+
+@setup_logging.connect
+def _json_logs(**_kwargs: object) -> None:
+    configure_logging(settings.log_level, process="worker")
+
+
+@worker_shutting_down.connect
+def _say_goodbye(sig: str, how: str, exitcode: int, **_kwargs: object) -> None:
+    # A warm shutdown (SIGTERM) lets running commands finish; unacknowledged ones are
+    # redelivered (acks_late), so nothing is lost either way.
+    import logging
+
+    logging.getLogger("orderwire.worker").info(
+        "worker shutting down (%s, %s)", sig, how, extra={"event": "worker.shutdown"}
+    )
