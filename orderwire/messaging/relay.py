@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from orderwire.db import outbox
 from orderwire.db.engine import is_postgres, utcnow
 from orderwire.db.outbox import OutboxEvent
+from orderwire.faults import fault_point
 
 log = logging.getLogger("orderwire.relay")
 
@@ -68,6 +69,7 @@ class OutboxRelay:
         if not batch:
             return
         self.publish(batch)
+        fault_point("relay.after_publish")
         for event in batch:
             log.info(
                 "published %s",

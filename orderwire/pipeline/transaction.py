@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from orderwire.db import command_log, outbox
 from orderwire.db.command_log import CommandStatus
 from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
+from orderwire.faults import fault_point
 from orderwire.pipeline.execution import Execution, Outcome, Step
 from orderwire.pipeline.verdicts import PublishNow
 
@@ -28,6 +29,7 @@ class RunInTransaction:
             if record is None or record["status"] in command_log.FINAL:
                 return Outcome.of_record(record) if record else Outcome("unknown")
             execution.uow = uow
+            fault_point("handler.start")
             handled = next_step(execution)
             uow.save_aggregates()
             audience = uow.audience(execution.context.session_id)
@@ -45,6 +47,7 @@ class RunInTransaction:
             command_log.finish(
                 uow.connection, execution.request_id, CommandStatus.SUCCEEDED, result=handled.result
             )
+            fault_point("transaction.before_commit")
             uow.commit()
         self.publish_now(event_ids)
         return Outcome(CommandStatus.SUCCEEDED, result=handled.result, event_ids=event_ids)
