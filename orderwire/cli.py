@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from orderwire.config import ConfigError, Settings
+from orderwire.config import ConfigError, Settings, safe_url
 
 
 def _settings() -> Settings:
@@ -26,7 +26,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.database_url, args.revision)
-    print(f"orderwire: {settings.database_url} is at {args.revision}")
+    print(f"orderwire: {safe_url(settings.database_url)} is at {args.revision}")
     return 0
 
 
@@ -50,7 +50,8 @@ def cmd_flower(_args: argparse.Namespace) -> int:
         "celery", "--app", "worker.celery_app", "flower",
         f"--port={settings.flower_port}",
         f"--address={os.environ.get('FLOWER_ADDRESS', '127.0.0.1')}",
-        f"--basic-auth={settings.flower_basic_auth}",
+        # The credentials stay in FLOWER_BASIC_AUTH, which Flower reads itself: on the
+        # command line `ps` would show them.
         # Flower's own persistence is not needed: the command log is the record.
         "--persistent=False",
     ]

@@ -16,6 +16,11 @@ from sqlalchemy.exc import ArgumentError
 DEVELOPMENT_SECRET_KEY = "orderwire-development-key-not-for-production"
 
 
+def safe_url(url: str) -> str:
+    """A database URL fit for logs and terminals: the password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 class ConfigError(Exception):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
@@ -50,8 +55,14 @@ def _redis_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def var_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where local state lives (SQLite, the private Redis, Flower's local credentials)."""
+    env = os.environ if env is None else env
+    return Path(env.get("ORDERWIRE_VAR") or Path.cwd() / "var").resolve()
+
+
 def _database_url(env: Mapping[str, str]) -> str:
-    default = f"sqlite:///{Path.cwd() / 'var' / 'orderwire.db'}"
+    default = f"sqlite:///{var_dir(env) / 'orderwire.db'}"
     url = env.get("DATABASE_URL") or default
     try:
         backend = make_url(url).get_backend_name()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orderwire.config import ConfigError, Settings
+from orderwire.config import ConfigError, Settings, safe_url, var_dir
 from orderwire.local_redis import PrivateRedis
 
 
@@ -25,9 +25,9 @@ def _flower_credentials(var: Path) -> str:
 
 
 def run(procfile: str = "Procfile") -> int:
-    var = Path.cwd() / "var"
-    var.mkdir(exist_ok=True)
     env = dict(os.environ)
+    var = var_dir(env)
+    var.mkdir(parents=True, exist_ok=True)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("FLOWER_BASIC_AUTH", _flower_credentials(var))
     private_redis = None
@@ -50,7 +50,7 @@ def run(procfile: str = "Procfile") -> int:
             f"  page    http://127.0.0.1:{settings.port}/\n"
             f"  Flower  http://127.0.0.1:{settings.flower_port}/  (user {user}, password {password})\n"
             f"  Redis   {settings.redis_url}{' (private)' if private_redis else ''}\n"
-            f"  DB      {settings.database_url}\n"
+            f"  DB      {safe_url(settings.database_url)}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from orderwire.db import read_models
 from web.api.commands import load, place_order_command
 from web.api.errors import ApiError
-from web.api.intake import accept, fingerprint, orderwire, valid_request_id
+from web.api.intake import accept, fingerprint, reader, valid_request_id
 from web.api.schemas import CancelOrderSchema, PlaceOrderSchema
 from web.sessions import session_id
 
@@ -42,7 +42,7 @@ def _lines_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
 
 
 def _index(status: int = 200, errors: dict[str, list[str]] | None = None, form: Any = None):  # type: ignore[no-untyped-def]
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         orders, _ = read_models.orders_of_session(connection, session_id(), page=1, per_page=50)
         notifications = read_models.notifications_of_session(connection, session_id())
     return (
@@ -81,7 +81,7 @@ def place_order_form() -> Any:
 
 @bp.get("/orders/<order_id>")
 def order_page(order_id: str) -> Any:
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         order = read_models.order(connection, order_id)
         timeline = read_models.order_events(connection, order_id) if order else []
     return render_template(

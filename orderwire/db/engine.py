@@ -8,6 +8,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
+READ_ONLY = "orderwire_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that only read (on SQLite they then
+    neither take nor wait for the write lock; elsewhere this changes nothing)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -39,9 +48,13 @@ def _sqlite_engine(database_url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection):  # type: ignore[no-untyped-def]
-        # Every transaction takes the write lock up front: a deferred transaction that
-        # upgrades from read to write would fail with "database is locked" instead of waiting.
+    def _begin(connection):  # type: ignore[no-untyped-def]
+        if connection.get_execution_options().get(READ_ONLY):
+            # WAL readers never wait for the writer: a plain deferred BEGIN.
+            connection.exec_driver_sql("BEGIN")
+            return
+        # A writing transaction takes the write lock up front: a deferred transaction that
+        # upgrades from read to write fails with "database is locked" instead of waiting.
         _retry_locked(lambda: connection.exec_driver_sql("BEGIN IMMEDIATE"))
 
     return engine

@@ -10,6 +10,7 @@ import logging
 from sqlalchemy import Engine
 
 from orderwire.db import command_log
+from orderwire.db.engine import read_only
 from orderwire.pipeline.execution import Execution, Outcome, Step
 
 log = logging.getLogger("orderwire.pipeline")
@@ -20,7 +21,7 @@ class SkipFinished:
         self.engine = engine
 
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
-        with self.engine.connect() as connection:
+        with read_only(self.engine).connect() as connection:
             execution.record = command_log.get(connection, execution.request_id)
         if execution.record is None:
             log.error("no such command in the log", extra={"event": "command.unknown"})

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from flask import current_app, request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.commands import Command
@@ -20,6 +21,7 @@ from orderwire.bootstrap import Orderwire
 from orderwire.command_payloads import to_payload
 from orderwire.db import command_log
 from orderwire.db.command_log import KeyReused, NewCommand
+from orderwire.db.engine import read_only
 from web.api.errors import ApiError
 
 log = logging.getLogger("orderwire.web")
@@ -29,6 +31,11 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 def orderwire() -> Orderwire:
     return current_app.extensions["orderwire"]
+
+
+def reader() -> Engine:
+    """The engine for queries: reads never queue behind a writer (see db.engine.read_only)."""
+    return read_only(orderwire().engine)
 
 
 def valid_request_id(value: str | None) -> str | None:

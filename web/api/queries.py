@@ -4,7 +4,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from orderwire.db import command_log, read_models
 from web.api.errors import ApiError
-from web.api.intake import orderwire
+from web.api.intake import reader
 from web.sessions import session_id
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
@@ -18,7 +18,7 @@ def _not_found(what: str) -> ApiError:
 
 @bp.get("/commands/<request_id>")
 def command_status(request_id: str) -> Response:
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         record = command_log.get(connection, request_id)
     if record is None:
         raise _not_found("command")
@@ -27,7 +27,7 @@ def command_status(request_id: str) -> Response:
 
 @bp.get("/orders/<order_id>")
 def order(order_id: str) -> Response:
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         found = read_models.order(connection, order_id)
     if found is None:
         raise _not_found("order")
@@ -36,7 +36,7 @@ def order(order_id: str) -> Response:
 
 @bp.get("/orders/<order_id>/events")
 def order_events(order_id: str) -> Response:
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         if read_models.order(connection, order_id) is None:
             raise _not_found("order")
         return jsonify({"events": read_models.order_events(connection, order_id)})
@@ -55,7 +55,7 @@ def _positive(name: str, default: int, highest: int) -> int:
 def my_orders() -> Response:
     page = _positive("page", 1, 1_000_000)
     per_page = _positive("per_page", 20, MAX_PER_PAGE)
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         items, more = read_models.orders_of_session(
             connection, session_id(), page=page, per_page=per_page
         )
@@ -71,6 +71,6 @@ def my_orders() -> Response:
 
 @bp.get("/notifications")
 def my_notifications() -> Response:
-    with orderwire().engine.connect() as connection:
+    with reader().connect() as connection:
         items = read_models.notifications_of_session(connection, session_id())
     return jsonify({"notifications": items})
