@@ -20,8 +20,13 @@ MAX_PRODUCT = 100
 MAX_REASON = 200
 
 
-def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char).startswith("C") for char in text)
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def has_control_characters(text: str) -> bool:
+    """Control and format characters, and the Unicode line and paragraph separators
+    (U+2028, U+2029), which break lines in logs and JSON-in-JavaScript alike."""
+    return any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in text)
 
 
 def _require_text(name: str, value: object, longest: int) -> str:
@@ -30,7 +35,7 @@ def _require_text(name: str, value: object, longest: int) -> str:
     text = value.strip()
     if not 1 <= len(text) <= longest:
         raise InvalidCommand(f"{name} must be 1 to {longest} characters")
-    if _has_control_characters(text):
+    if has_control_characters(text):
         raise InvalidCommand(f"{name} must not contain control characters")
     return text
 

@@ -89,7 +89,10 @@ class Order(Aggregate):
                     "order_already_shipped",
                     "a shipped order can no longer be cancelled",
                 ),
-                OrderStatus.CANCELLED: ("order_already_cancelled", "this order is already cancelled"),
+                OrderStatus.CANCELLED: (
+                    "order_already_cancelled",
+                    "this order is already cancelled",
+                ),
             },
         )
         self.status = OrderStatus.CANCELLED
@@ -105,4 +108,8 @@ class Order(Aggregate):
 
 
 def line_as_dict(line: OrderLine) -> dict[str, object]:
-    return {"product": line.product, "quantity": line.quantity, "unit_price": money_text(line.unit_price)}
+    return {
+        "product": line.product,
+        "quantity": line.quantity,
+        "unit_price": money_text(line.unit_price),
+    }

@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 
 from orderwire import registry
@@ -21,11 +22,13 @@ from orderwire.db.engine import make_engine
 from orderwire.db.outbox import OutboxEvent
 from orderwire.messaging.publisher import RedisEventPublisher
 from orderwire.messaging.relay import OutboxRelay
+from orderwire.metrics import MetricsRecorder
 from orderwire.pipeline import Step, compose
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
 from orderwire.pipeline.idempotency import SkipFinished
 from orderwire.pipeline.logs import log_command
+from orderwire.pipeline.measure import MeasureCommand
 from orderwire.pipeline.retries import RetryPolicy, RetryTransient
 from orderwire.pipeline.transaction import RunInTransaction
 from orderwire.pipeline.validation import BuildCommand
@@ -45,6 +48,7 @@ class Orderwire:
     sweeper: CommandSweeper
     pipeline: Step
     after_commit_subscribers: dict[str, list[Any]] = field(default_factory=dict)
+    metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
 
     def execute(self, request_id: str) -> Outcome:
         """Run one accepted command through the pipeline (what a worker task does)."""
@@ -82,7 +86,13 @@ def bootstrap(
             for subscriber in subscribers_by_type.get(event.type, []):
                 queue.enqueue_subscriber(subscriber.__name__, event.event_id)
 
-    relay = OutboxRelay(engine, publish, on_published=on_published)
+    metrics = MetricsRecorder(redis_client)
+
+    def published(batch: list[OutboxEvent]) -> None:
+        metrics.events_published(batch)
+        on_published(batch)
+
+    relay = OutboxRelay(engine, publish, on_published=published)
     verdicts = Verdicts(engine, relay.publish_own)
     bus = MessageBus(
         command_handlers or registry.COMMAND_HANDLERS, registry.IN_TRANSACTION_SUBSCRIBERS
@@ -91,11 +101,13 @@ def bootstrap(
         [
             log_command,
             SkipFinished(engine),
+            MeasureCommand(metrics),
             BuildCommand(verdicts),
             RetryTransient(
                 engine,
                 verdicts,
                 retry_policy or RetryPolicy(max_attempts=settings.command_max_attempts),
+                give_up_on=(SoftTimeLimitExceeded,),
             ),
             RunInTransaction(engine, relay.publish_own),
         ],
@@ -117,4 +129,5 @@ def bootstrap(
         sweeper=sweeper,
         pipeline=pipeline,
         after_commit_subscribers=subscribers_by_type,
+        metrics=metrics,
     )

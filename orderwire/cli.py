@@ -44,7 +44,8 @@ def cmd_relay(_args: argparse.Namespace) -> int:
 def cmd_flower(_args: argparse.Namespace) -> int:
     settings = _settings()
     if not settings.flower_basic_auth:
-        print("orderwire: FLOWER_BASIC_AUTH: Flower never runs without credentials", file=sys.stderr)
+        problem = "FLOWER_BASIC_AUTH: Flower never runs without credentials (user:password)"
+        print(f"orderwire: configuration error: {problem}", file=sys.stderr)
         return 2
     argv = [
         "celery", "--app", "worker.celery_app", "flower",

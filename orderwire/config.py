@@ -40,18 +40,35 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
+def _without_password(url: str) -> str:
+    """A URL fit for an error message: any credentials (whatever comes before @) masked."""
+    if "@" not in url:
+        return url
+    scheme, separator, _ = url.partition("://")
+    prefix = f"{scheme}://" if separator else ""
+    return f"{prefix}***@{url.rpartition('@')[2]}"
+
+
 def _redis_url(env: Mapping[str, str]) -> str:
     url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    shown = _without_password(url)
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError("REDIS_URL", f"must be a redis://, rediss:// or unix:// URL, got {url!r}")
-    if parsed.scheme != "unix":
-        try:
-            parsed.port  # noqa: B018 - parsing the port validates it
-        except ValueError:
-            raise ConfigError("REDIS_URL", f"has an invalid port: {url!r}") from None
-        if not parsed.hostname:
-            raise ConfigError("REDIS_URL", f"names no host: {url!r}")
+        problem = f"must be a redis://, rediss:// or unix:// URL, got {shown!r}"
+        raise ConfigError("REDIS_URL", problem)
+    if parsed.scheme == "unix":
+        if not parsed.path or parsed.path == "/":
+            raise ConfigError("REDIS_URL", f"names no socket path: {shown!r}")
+        return url
+    try:
+        parsed.port  # noqa: B018 - parsing the port validates it
+    except ValueError:
+        raise ConfigError("REDIS_URL", f"has an invalid port: {shown!r}") from None
+    if not parsed.hostname:
+        raise ConfigError("REDIS_URL", f"names no host: {shown!r}")
+    database = parsed.path.strip("/")
+    if database and not database.isdigit():
+        raise ConfigError("REDIS_URL", f"names database {database!r}; use a number: {shown!r}")
     return url
 
 
@@ -64,15 +81,16 @@ def var_dir(env: Mapping[str, str] | None = None) -> Path:
 def _database_url(env: Mapping[str, str]) -> str:
     default = f"sqlite:///{var_dir(env) / 'orderwire.db'}"
     url = env.get("DATABASE_URL") or default
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # Bare postgresql:// would pick psycopg2 (and postgres:// nothing); we ship psycopg 3.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError:
-        raise ConfigError("DATABASE_URL", f"is not a database URL: {url!r}") from None
+        problem = f"is not a database URL like postgresql://host/db: {_without_password(url)!r}"
+        raise ConfigError("DATABASE_URL", problem) from None
     if backend not in ("sqlite", "postgresql"):
         raise ConfigError("DATABASE_URL", f"must be SQLite or PostgreSQL, got {backend!r}")
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        # Bare postgresql:// would pick psycopg2; orderwire ships psycopg 3.
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
 
@@ -96,18 +114,36 @@ def _basic_auth(env: Mapping[str, str]) -> str | None:
 
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     origins = []
-    for origin in filter(None, (item.strip() for item in env.get("ALLOWED_ORIGINS", "").split(","))):
+    listed = (item.strip() for item in env.get("ALLOWED_ORIGINS", "").split(","))
+    for origin in filter(None, listed):
         parsed = urlparse(origin)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
+        has_path = parsed.path not in ("", "/") or parsed.query or parsed.fragment
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or has_path:
             raise ConfigError("ALLOWED_ORIGINS", f"{origin!r} is not an origin like https://host")
         origins.append(origin.rstrip("/"))
     return tuple(origins)
 
 
+def _rate_limit(env: Mapping[str, str]) -> tuple[int, int] | None:
+    """ORDERWIRE_RATE_LIMIT: commands per client per window, "COUNT/SECONDS", or "off"."""
+    raw = (env.get("ORDERWIRE_RATE_LIMIT") or "1200/60").strip().lower()
+    if raw == "off":
+        return None
+    count, slash, seconds = raw.partition("/")
+    if not (slash and count.isdigit() and seconds.isdigit()):
+        problem = f"must be COUNT/SECONDS like 120/60, or off; got {raw!r}"
+        raise ConfigError("ORDERWIRE_RATE_LIMIT", problem)
+    if int(count) < 1 or not 1 <= int(seconds) <= 86400:
+        problem = f"needs COUNT >= 1 and SECONDS 1 to 86400; got {raw!r}"
+        raise ConfigError("ORDERWIRE_RATE_LIMIT", problem)
+    return int(count), int(seconds)
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     level = (env.get("LOG_LEVEL") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}")
+        problem = f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}"
+        raise ConfigError("LOG_LEVEL", problem)
     return level
 
 
@@ -132,7 +168,11 @@ class Settings:
     visibility_timeout: int = 300
     websocket_queue_size: int = 1000
     heartbeat_seconds: int = 15
+    websocket_ping_seconds: int = 25
     history_length: int = 10_000
+    # Commands per client address per window (web/rate_limit.py); None: no limit. From the
+    # environment it defaults to 1200/60; settings built in code (tests) set it if they want it.
+    rate_limit: tuple[int, int] | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -142,9 +182,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        environment = env.get("ORDERWIRE_ENV", "development")
+        environment = env.get("ORDERWIRE_ENV") or "development"
         if environment not in ("development", "production", "test"):
-            raise ConfigError("ORDERWIRE_ENV", "must be development, production or test")
+            problem = f"must be development, production or test, got {environment!r}"
+            raise ConfigError("ORDERWIRE_ENV", problem)
         production = environment == "production"
         return cls(
             redis_url=_redis_url(env),
@@ -161,4 +202,6 @@ class Settings:
             sweep_running_after=_integer(env, "ORDERWIRE_SWEEP_RUNNING_AFTER", 180, 1, 86400),
             heartbeat_seconds=_integer(env, "ORDERWIRE_HEARTBEAT_SECONDS", 15, 1, 3600),
             websocket_queue_size=_integer(env, "ORDERWIRE_WEBSOCKET_QUEUE", 1000, 1, 1_000_000),
+            rate_limit=_rate_limit(env),
+            websocket_ping_seconds=_integer(env, "ORDERWIRE_WEBSOCKET_PING_SECONDS", 25, 1, 3600),
         )

@@ -9,13 +9,18 @@ comma-separated list of `point=action`, where action is one of:
 
 Points: `transaction.before_commit` (a command's effect is written, not committed),
 `relay.after_publish` (events are on Redis, not yet marked published),
-`handler.start` (a command's transaction is open, the handler not yet run).
+`handler.start` (a command's transaction is open, the handler not yet run),
+`subscriber.before` (an after-commit subscriber is about to run on one event; its
+(event, subscriber) row is written, not committed).
 """
 
+import logging
 import os
 import time
 
 ENV = "ORDERWIRE_FAULTS"
+
+log = logging.getLogger("orderwire.faults")
 
 
 class InjectedFault(Exception):
@@ -38,6 +43,8 @@ def fault_point(name: str) -> None:
     action = _configured().get(name)
     if not action:
         return
+    # Logged first, so a test can tell the process has reached the point (then kill it there).
+    log.warning("fault injected: %s=%s", name, action, extra={"event": "fault.injected"})
     if action == "crash":
         os._exit(137)
     if action.startswith("sleep:"):

@@ -7,6 +7,7 @@ every record, so one `grep <request id>` tells a command's whole story.
 
 import logging
 import sys
+import time
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
@@ -14,24 +15,51 @@ from pythonjsonlogger.json import JsonFormatter
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
+COMMAND_TASK_PREFIX = "orderwire."
+SUBSCRIBER_TASK_PREFIX = "orderwire.subscriber."
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = request_id_var.get()
+            record.request_id = request_id_var.get() or _celery_command_task_id(record)
         return True
+
+
+def _celery_command_task_id(record: logging.LogRecord) -> str | None:
+    """Celery's own lines ("Task orderwire.PlaceOrder[<id>] received / succeeded") are logged
+    outside any command, but carry the task in `data`; a command task's id is its request id."""
+    task = getattr(record, "data", None)
+    if not isinstance(task, dict):
+        return None
+    name = str(task.get("name", ""))
+    if name.startswith(COMMAND_TASK_PREFIX) and not name.startswith(SUBSCRIBER_TASK_PREFIX):
+        return task.get("id")
+    return None
+
+
+class _UtcJsonFormatter(JsonFormatter):
+    # ISO 8601 in UTC with milliseconds, like the event envelopes: 2026-11-23T10:00:00.123Z
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+
+def json_formatter(process: str) -> logging.Formatter:
+    """The one line format of every orderwire process (gunicorn's own logs use it too,
+    through `logconfig_dict` in web/gunicorn_conf.py)."""
+    return _UtcJsonFormatter(
+        "{asctime}{levelname}{name}{message}{request_id}",
+        style="{",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        static_fields={"process": process},
+    )
 
 
 def configure_logging(level: str = "INFO", *, process: str = "orderwire") -> None:
     """JSON lines on stderr, one logger tree; safe to call more than once."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter(
-            "{asctime}{levelname}{name}{message}{request_id}",
-            style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            static_fields={"process": process},
-        )
-    )
+    handler.setFormatter(json_formatter(process))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):

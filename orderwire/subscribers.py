@@ -1,7 +1,7 @@
 """After-commit subscribers: side effects that may fail on their own.
 
 Each is a plain function of (envelope, connection). The task that runs it
-(worker/subscriber_tasks.py) records (event id, subscriber) in `handled_events`
+(worker/tasks.py, deliver_event) records (event id, subscriber) in `handled_events`
 in the same transaction, so a redelivered event changes nothing.
 """
 

@@ -38,7 +38,12 @@ class CommandSweeper:
         self.batch_size = batch_size
 
     def sweep(self) -> int:
-        """Re-enqueue one batch of stale commands; returns how many."""
+        """Re-enqueue one batch of stale commands; returns how many.
+
+        The batch is claimed (touched) and committed first, so the database lock is not
+        held while talking to Redis, and a second sweeper does not take the same batch.
+        If an enqueue fails, that command simply waits for the next sweep after this one.
+        """
         now = utcnow()
         with self.engine.connect() as connection, connection.begin():
             stale = command_log.stale(
@@ -48,17 +53,17 @@ class CommandSweeper:
                 limit=self.batch_size,
                 skip_locked=is_postgres(self.engine),
             )
-            requeued = []
-            for request_id, command in stale:
-                try:
-                    self.enqueue(command, request_id)
-                except Exception:
-                    log.warning("re-enqueue failed", exc_info=True, extra={"request_id": request_id})
-                    break
-                requeued.append(request_id)
-                log.info(
-                    "re-enqueued a stale command",
-                    extra={"event": "command.requeued", "request_id": request_id},
-                )
-            command_log.touch(connection, requeued)
-        return len(requeued)
+            command_log.touch(connection, [request_id for request_id, _ in stale])
+        requeued = 0
+        for request_id, command in stale:
+            try:
+                self.enqueue(command, request_id)
+            except Exception:
+                log.warning("re-enqueue failed", exc_info=True, extra={"request_id": request_id})
+                break
+            requeued += 1
+            log.info(
+                "re-enqueued a stale command",
+                extra={"event": "command.requeued", "request_id": request_id},
+            )
+        return requeued

@@ -71,11 +71,13 @@ class System:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            argv, cwd=ROOT, env={**self.env(), **(env or {})}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes[name] = process
         return process
@@ -93,20 +95,38 @@ class System:
         self.wait_for_worker()
         return self
 
-    def start_web(self) -> None:
-        self._spawn("web", [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "web:create_app()"])
+    def start_web(self, name: str = "web", port: int | None = None) -> None:
+        """Start gunicorn; another `name` and `port` make a second web process that shares
+        this system's database and Redis (a page's server going away while others serve)."""
+        argv = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "web:create_app()"]
+        self._spawn(name, argv, {"PORT": str(port)} if port else None)
 
-    def start_worker(self, name: str = "worker") -> None:
+    def start_worker(
+        self, name: str = "worker", *, env: dict[str, str] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Start a Celery worker; `env` is added to this process's environment only.
+        Give each new worker its own name: `wait_for_worker` reads the name's log."""
         argv = [
             str(BIN / "celery"), "--app", "worker.celery_app", "worker", "--loglevel", "INFO",
-            "--concurrency", str(self.worker_concurrency), "--hostname", f"{name}@%h",
-            "--without-mingle", "--without-gossip",
+            "--concurrency", str(concurrency or self.worker_concurrency),
+            "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip",
         ]
-        self._spawn(name, argv)
+        self._spawn(name, argv, env)
+
+    def worker_children(self, name: str = "worker") -> list[int]:
+        """The pids of a worker's pool processes (the children of its main process)."""
+        listed = subprocess.run(
+            ["ps", "--ppid", str(self.processes[name].pid), "-o", "pid="],
+            capture_output=True, text=True, check=False,
+        )
+        return [int(pid) for pid in listed.stdout.split()]
 
     def wait_for_worker(self, name: str = "worker", timeout: float = 60) -> None:
         log = self.logs / f"{name}.log"
-        wait_for(lambda: b" ready." in log.read_bytes(), timeout=timeout, what=f"{name} to be ready")
+        wait_for(
+            lambda: b" ready." in log.read_bytes(), timeout=timeout, what=f"{name} to be ready"
+        )
 
     def start_relay_process(self) -> None:
         self._spawn("relay", [str(BIN / "orderwire"), "relay"])

@@ -29,8 +29,12 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
         WTF_CSRF_TIME_LIMIT=None,
         ALLOWED_ORIGINS=settings.allowed_origins,
         HEARTBEAT_SECONDS=settings.heartbeat_seconds,
-        # Pings find dead peers; clients only ever send tiny control messages.
-        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": 4096},
+        # Pings find dead peers (one unanswered for a whole interval closes the socket);
+        # clients only send tiny control messages. Compression: web/live/handshake.py.
+        SOCK_SERVER_OPTIONS={
+            "ping_interval": settings.websocket_ping_seconds,
+            "max_message_size": 4096,
+        },
     )
     services = services or bootstrap(settings)
     app.extensions["orderwire"] = services
@@ -40,8 +44,10 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     from web.live.hub import LiveHub
     from web.live.stream import bp as live_bp
     from web.live.stream import sock
+    from web.openapi import bp as openapi_bp
     from web.ops import bp as ops_bp
     from web.pages import bp as pages_bp
+    from web.rate_limit import init_rate_limit
 
     app.extensions["live_hub"] = LiveHub(services.redis, queue_limit=settings.websocket_queue_size)
     csrf.init_app(app)
@@ -49,7 +55,8 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     # cross-site form cannot send and cross-site fetch cannot send without CORS.
     csrf.exempt(commands.bp)
     sock.init_app(app)
-    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp):
+    init_rate_limit(app, services.redis, settings.rate_limit)
+    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp, openapi_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

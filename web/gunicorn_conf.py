@@ -6,6 +6,8 @@ each as greenlets (figures in docs/benchmarks.md).
 """
 
 import os
+import signal
+import sys
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '5000')}")
 worker_class = "gevent"
@@ -17,17 +19,60 @@ graceful_timeout = 15
 keepalive = 5
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's own lines ("Booting worker", "Worker exiting") as the same JSON as the app's.
+# No access log: every request would be a line, probes and scrapes included.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "orderwire.logs.json_formatter", "process": "web"}},
+    "filters": {"request_id": {"()": "orderwire.logs.RequestIdFilter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Check the environment in the master, before binding or forking: a bad variable stops
+    gunicorn at once with one line naming it. (Without this a worker fails to boot and
+    gunicorn also stops, but after a traceback, and only once a worker has tried.)"""
+    from orderwire.config import ConfigError, Settings
+
+    try:
+        Settings.from_env()
+    except ConfigError as error:
+        print(f"orderwire: configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
     """On SIGTERM, tell every websocket to close with 1001 ("going away") before the
-    worker stops, so pages reconnect (to another process) at once instead of timing out."""
+    worker stops, so pages reconnect (to another process) at once instead of keeping the
+    worker busy for its whole graceful_timeout and then being cut off.
+
+    gunicorn installed `worker.handle_exit` as the SIGTERM handler before this hook
+    runs, so replacing the attribute is not enough: the wrapper is installed again."""
+    import gevent
+
     original = worker.handle_exit
+    hub = getattr(worker.wsgi, "extensions", {}).get("live_hub")
 
     def handle_exit(sig, frame):  # type: ignore[no-untyped-def]
-        hub = worker.wsgi.extensions.get("live_hub") if hasattr(worker.wsgi, "extensions") else None
         if hub is not None:
-            hub.shutdown()
+            # In a greenlet of its own, not in the signal handler: the hub takes a lock.
+            gevent.spawn(hub.shutdown)
         original(sig, frame)
 
     worker.handle_exit = handle_exit
+    signal.signal(signal.SIGTERM, handle_exit)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn does: don't break system calls

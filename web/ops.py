@@ -1,7 +1,15 @@
-"""Operators' endpoints: liveness and readiness."""
+"""Operators' endpoints: liveness, readiness and Prometheus metrics."""
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from sqlalchemy import text
+
+from orderwire.metrics import OrderwireCollector
 
 bp = Blueprint("ops", __name__)
 
@@ -29,3 +37,30 @@ def readyz() -> Response:
     response = jsonify({"status": "unavailable" if down else "ready", "down": down})
     response.status_code = 503 if down else 200
     return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format; every metric is described in orderwire/metrics.py."""
+    return Response(generate_latest(_registry(current_app)), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _registry(app: Flask) -> CollectorRegistry:
+    # One registry per app, not prometheus-client's global one, so that two apps in one
+    # process (as in the tests) never collide. Made on the first scrape.
+    registry = app.extensions.get("metrics_registry")
+    if registry is None:
+        services = app.extensions["orderwire"]
+        hub = app.extensions.get("live_hub")
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(
+            OrderwireCollector(
+                services.engine,
+                services.redis,
+                queue=services.celery.conf.task_default_queue,
+                websocket_connections=(lambda: hub.connection_count) if hub else (lambda: 0),
+            )
+        )
+        ProcessCollector(registry=registry)
+        registry = app.extensions.setdefault("metrics_registry", registry)
+    return registry

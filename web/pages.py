@@ -1,10 +1,12 @@
 """HTML pages. Every action works as a plain form POST (CSRF-protected, then a redirect);
-static/app.js upgrades the same pages to live updates without reloads."""
+static/js/ upgrades the same pages to live updates and JSON commands without reloads."""
 
+import logging
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+import redis
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
@@ -12,11 +14,40 @@ from web.api.commands import load, place_order_command
 from web.api.errors import ApiError
 from web.api.intake import accept, fingerprint, reader, valid_request_id
 from web.api.schemas import CancelOrderSchema, PlaceOrderSchema
+from web.live.history import SessionHistory
+from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
 
+log = logging.getLogger("orderwire.web")
+
 bp = Blueprint("pages", __name__)
+# The forms take commands too: their POSTs count against the same rate limit.
+bp.before_request(enforce_rate_limit)
 
 ACTIONS = {"pay": "PayOrder", "ship": "ShipOrder", "cancel": "CancelOrder"}
+# What a customer may ask of an order in each status (static/js/orders.js has the same table).
+ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
+TIMELINES_ON_INDEX = 20
+# Pages are rendered on the server and escaped there; nothing inline may run, so an
+# escaping mistake could not become a script either.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@bp.app_template_global()
+def action_allowed(status: str | None, action: str) -> bool:
+    return action in ACTIONS_BY_STATUS.get(status or "", ())
+
+
+@bp.after_request
+def _page_headers(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def _form_request_id(form: MultiDict[str, str]) -> str:
@@ -25,12 +56,14 @@ def _form_request_id(form: MultiDict[str, str]) -> str:
 
 
 def _lines_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
+    """The filled rows, in order (empty spare rows dropped), so `lines.N` in an error
+    names the N-th row shown again."""
     lines = []
     for product, quantity, price in zip(
         form.getlist("product"), form.getlist("quantity"), form.getlist("unit_price"), strict=False
     ):
         if not (product.strip() or quantity.strip() or price.strip()):
-            continue  # an empty spare row
+            continue
         lines.append(
             {
                 "product": product,
@@ -41,31 +74,59 @@ def _lines_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
     return lines
 
 
-def _index(status: int = 200, errors: dict[str, list[str]] | None = None, form: Any = None):  # type: ignore[no-untyped-def]
+def _newest_event_id() -> str | None:
+    """Where the page's live stream resumes from. Read *before* the database, so every
+    event up to it is already in what the page shows (events are published after commit)."""
+    try:
+        newest = SessionHistory(current_app.extensions["orderwire"].redis).newest(session_id())
+    except redis.RedisError:
+        log.warning("no live history for the page", exc_info=True)
+        return None
+    return newest[1] if newest else None
+
+
+def _index(
+    status: int = 200,
+    errors: dict[str, list[str]] | None = None,
+    customer_name: str = "",
+    lines: list[dict[str, Any]] | None = None,
+) -> tuple[str, int]:
+    last_event_id = _newest_event_id()
     with reader().connect() as connection:
         orders, _ = read_models.orders_of_session(connection, session_id(), page=1, per_page=50)
         notifications = read_models.notifications_of_session(connection, session_id())
+        timelines = {
+            order["order_id"]: read_models.order_events(connection, order["order_id"])
+            for order in orders[:TIMELINES_ON_INDEX]
+        }
+        refusals = read_models.refusals(connection, [order["order_id"] for order in orders])
     return (
         render_template(
             "index.html",
             orders=orders,
+            timelines=timelines,
+            refusals=refusals,
             notifications=notifications,
             errors=errors or {},
-            form=form,
+            customer_name=customer_name,
+            lines=lines or [],
             idempotency_key=str(uuid.uuid4()),
+            last_event_id=last_event_id,
         ),
         status,
     )
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> Any:
     return _index()
 
 
 @bp.post("/orders")
 def place_order_form() -> Any:
-    body = {"customer_name": request.form.get("customer_name", ""), "lines": _lines_from_form(request.form)}
+    customer_name = request.form.get("customer_name", "")
+    lines = _lines_from_form(request.form)
+    body = {"customer_name": customer_name, "lines": lines}
     try:
         command = place_order_command(load(PlaceOrderSchema(), body))
         record, _ = accept(
@@ -75,26 +136,38 @@ def place_order_form() -> Any:
             session_id=session_id(),
         )
     except ApiError as error:
-        return _index(error.status if error.status != 400 else 422, error.fields or {"_schema": [error.message]}, request.form)
+        status = 422 if error.status == 400 else error.status
+        return _index(status, error.fields or {"_schema": [error.message]}, customer_name, lines)
     return redirect(url_for("pages.order_page", order_id=record["order_id"]), 303)
 
 
-@bp.get("/orders/<order_id>")
-def order_page(order_id: str) -> Any:
+def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] | None = None,
+                reason: str = "") -> tuple[str, int]:
+    last_event_id = _newest_event_id()
     with reader().connect() as connection:
         order = read_models.order(connection, order_id)
         timeline = read_models.order_events(connection, order_id) if order else []
+        refusal = read_models.refusals(connection, [order_id]).get(order_id)
     return render_template(
         "order.html",
         order_id=order_id,
         order=order,
         timeline=timeline,
+        refusal=refusal,
+        errors=errors or {},
+        reason=reason,
         idempotency_key=str(uuid.uuid4()),
-    ), (200 if order else 202)
+        last_event_id=last_event_id,
+    ), (status if order or status != 200 else 202)
+
+
+@bp.get("/orders/<order_id>")
+def order_page(order_id: str) -> Any:
+    return _order_page(order_id)
 
 
 @bp.post("/orders/<order_id>/<action>")
-def order_action_form(order_id: str, action: str) -> Response:
+def order_action_form(order_id: str, action: str) -> Any:
     from domain.commands import CancelOrder, PayOrder, ShipOrder
     from web.api.commands import _build, _path_order_id
 
@@ -116,6 +189,8 @@ def order_action_form(order_id: str, action: str) -> Response:
             body_fingerprint=fingerprint(f"POST /orders/{order_id}/{action}", body),
             session_id=session_id(),
         )
-    except ApiError:
-        pass  # the order page shows the order as it is; the API gives the details
+    except ApiError as error:
+        # Shown next to the field it concerns (the cancel reason), on the order's page.
+        return _order_page(order_id, error.status, error.fields or {"_schema": [error.message]},
+                           body.get("reason", ""))
     return redirect(url_for("pages.order_page", order_id=order_id), 303)

@@ -4,15 +4,20 @@ Building the Celery object reads settings but connects to nothing; each worker
 child bootstraps its own engine and clients on its first task (worker/runtime.py).
 """
 
-from celery.signals import setup_logging, worker_shutting_down
+import signal
 
-from orderwire.config import Settings
+from celery.signals import setup_logging, worker_process_init, worker_shutting_down
+
+from orderwire.config import ConfigError, Settings
 from orderwire.logs import configure_logging
 from orderwire.task_queue import create_celery
 from worker import runtime
 from worker.tasks import register_tasks
 
-settings = Settings.from_env()
+try:
+    settings = Settings.from_env()
+except ConfigError as error:
+    raise SystemExit(f"orderwire: configuration error: {error}") from None
 app = create_celery(settings)
 register_tasks(app, runtime.current)
 
@@ -20,6 +25,15 @@ register_tasks(app, runtime.current)
 @setup_logging.connect
 def _json_logs(**_kwargs: object) -> None:
     configure_logging(settings.log_level, process="worker")
+
+
+@worker_process_init.connect
+def _leave_sigterm_to_the_main_process(**_kwargs: object) -> None:
+    # honcho, `kill -- -PGID` and the tests signal the whole process group. Celery resets
+    # SIGTERM in its pool children to "die at once", which would cut the running command
+    # short; the main process's warm shutdown is what lets it finish. Children still die
+    # with the main process (Celery sets PDEATHSIG) and on a hard time limit (SIGKILL).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @worker_shutting_down.connect

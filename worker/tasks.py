@@ -12,6 +12,7 @@ from orderwire.bootstrap import Orderwire
 from orderwire.db import outbox
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import handled_events
+from orderwire.faults import fault_point
 from orderwire.logs import request_id_var
 from orderwire.registry import AFTER_COMMIT_SUBSCRIBERS
 from orderwire.subscribers import Subscriber
@@ -82,6 +83,7 @@ def deliver_event(orderwire: Orderwire, subscriber: Subscriber, event_id: str) -
                     )
             except IntegrityError:
                 return "duplicate"
+            fault_point("subscriber.before")
             subscriber(envelope, connection)
             log.info(
                 "subscriber %s handled %s",

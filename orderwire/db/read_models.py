@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from domain.money import money_text
-from orderwire.db.tables import events, notifications, orders
+from orderwire.db.tables import commands, events, notifications, orders
 from orderwire.messaging.envelope import rfc3339
 
 
@@ -82,4 +82,22 @@ def command_status(record: dict[str, Any]) -> dict[str, Any]:
         "accepted_at": rfc3339(record["accepted_at"]),
         "finished_at": rfc3339(record["finished_at"]) if record["finished_at"] else None,
         "order_id": record["order_id"],
+    }
+
+
+def refusals(connection: Connection, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per order, its latest finished command if that one was rejected or failed: what a
+    page shows next to the order until a later command succeeds."""
+    if not order_ids:
+        return {}
+    rows = connection.execute(
+        select(commands.c.order_id, commands.c.command, commands.c.status, commands.c.error)
+        .where(commands.c.order_id.in_(order_ids), commands.c.finished_at.is_not(None))
+        .order_by(commands.c.finished_at)
+    ).all()
+    latest = {row.order_id: row for row in rows}
+    return {
+        order_id: {"command": row.command, "status": row.status, "error": row.error}
+        for order_id, row in latest.items()
+        if row.status in ("rejected", "failed")
     }

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from orderwire.db import outbox
-from orderwire.db.engine import is_postgres, utcnow
+from orderwire.db.engine import is_postgres, read_only, utcnow
 from orderwire.db.outbox import OutboxEvent
 from orderwire.faults import fault_point
 
@@ -44,30 +44,57 @@ class OutboxRelay:
         if not event_ids:
             return
         try:
-            with self.engine.connect() as connection, connection.begin():
-                batch = outbox.claim_own(connection, event_ids)
-                self._publish_and_mark(connection, batch)
+            self._claim_publish_mark(lambda connection: outbox.claim_own(connection, event_ids))
         except Exception:
             log.warning("fast-path publish failed; the relay will retry", exc_info=True)
 
     def publish_backlog(self) -> int:
         """Publish events the fast path left behind; returns how many. Raises on Redis errors."""
-        with self.engine.connect() as connection, connection.begin():
+
+        def claim(connection: Connection) -> list[OutboxEvent]:
             if is_postgres(self.engine) and not connection.execute(
                 text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": RELAY_LOCK_ID}
             ).scalar_one():
-                return 0
-            batch = outbox.claim_unpublished(
+                return []
+            return outbox.claim_unpublished(
                 connection, occurred_before=utcnow() - self.grace, limit=self.batch_size
             )
-            self._publish_and_mark(connection, batch)
+
+        batch = self._claim_publish_mark(claim)
         if batch:
             log.info("relayed %d events", len(batch), extra={"event": "relay.published"})
         return len(batch)
 
-    def _publish_and_mark(self, connection, batch: list[OutboxEvent]) -> None:  # type: ignore[no-untyped-def]
+    def _claim_publish_mark(
+        self, claim: Callable[[Connection], list[OutboxEvent]]
+    ) -> list[OutboxEvent]:
+        if is_postgres(self.engine):
+            # Row locks (and the relay's advisory lock) are held until the marks commit.
+            with self.engine.connect() as connection, connection.begin():
+                batch = claim(connection)
+                self._publish_and_mark(connection, batch)
+            return batch
+        # SQLite has one writer lock for the whole database: holding it across a Redis call
+        # would stop every command while Redis hangs. So claim in a read transaction and mark
+        # in a short write one. Order per aggregate still holds: claim_own skips an event while
+        # an earlier one of its aggregate is unmarked, and marks follow publishing.
+        with read_only(self.engine).connect() as connection, connection.begin():
+            batch = claim(connection)
+        if batch:
+            self._publish(batch)
+            with self.engine.connect() as connection, connection.begin():
+                outbox.mark_published(connection, [event.event_id for event in batch])
+            self.on_published(batch)
+        return batch
+
+    def _publish_and_mark(self, connection: Connection, batch: list[OutboxEvent]) -> None:
         if not batch:
             return
+        self._publish(batch)
+        outbox.mark_published(connection, [event.event_id for event in batch])
+        self.on_published(batch)
+
+    def _publish(self, batch: list[OutboxEvent]) -> None:
         self.publish(batch)
         fault_point("relay.after_publish")
         for event in batch:
@@ -80,5 +107,3 @@ class OutboxRelay:
                     "request_id": event.request_id,
                 },
             )
-        outbox.mark_published(connection, [event.event_id for event in batch])
-        self.on_published(batch)

@@ -40,10 +40,20 @@ class RetryPolicy:
 
 
 class RetryTransient:
-    def __init__(self, engine: Engine, verdicts: Verdicts, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        verdicts: Verdicts,
+        policy: RetryPolicy,
+        *,
+        give_up_on: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.engine = engine
         self.verdicts = verdicts
         self.policy = policy
+        # Failures not worth another attempt in this task (Celery's soft time limit: the
+        # hard limit is near, and retrying here would only be killed by it).
+        self.give_up_on = give_up_on
 
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
         unreachable = 0
@@ -71,6 +81,10 @@ class RetryTransient:
                 return next_step(execution)
             except DomainError as error:
                 return self.verdicts.reject(execution, error.code, error.message)
+            except self.give_up_on as error:
+                return self.verdicts.fail(
+                    execution, "time_limit_exceeded", f"gave up: {type(error).__name__}"
+                )
             except Exception as error:
                 log.warning(
                     "attempt %d failed: %s",

@@ -17,7 +17,9 @@ class BuildCommand:
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
         assert execution.record is not None
         try:
-            execution.command = from_payload(execution.record["command"], execution.record["payload"])
+            execution.command = from_payload(
+                execution.record["command"], execution.record["payload"]
+            )
         except InvalidCommand as error:
             return self.verdicts.reject(execution, error.code, error.message)
         return next_step(execution)

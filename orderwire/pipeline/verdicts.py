@@ -6,12 +6,11 @@ Either way the status change and the event that tells the page (`CommandRejected
 
 from collections.abc import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from domain.events import CommandFailed, CommandRejected, Event
 from orderwire.db import command_log, outbox
 from orderwire.db.command_log import CommandStatus
-from orderwire.db.tables import orders
 from orderwire.pipeline.execution import Execution, Outcome
 
 PublishNow = Callable[[list[str]], None]
@@ -45,15 +44,6 @@ class Verdicts:
             if record is None or record["status"] in command_log.FINAL:
                 return Outcome.of_record(record) if record else Outcome("unknown")
             command_log.finish(connection, execution.request_id, status, error=error)
-            audience = {record["session_id"]}
-            if record["order_id"]:
-                audience.add(
-                    connection.execute(
-                        select(orders.c.owner_session).where(
-                            orders.c.order_id == record["order_id"]
-                        )
-                    ).scalar_one_or_none()
-                )
             stored = outbox.append(
                 connection,
                 event,
@@ -61,7 +51,8 @@ class Verdicts:
                 aggregate_id=execution.request_id,
                 aggregate_version=1,
                 request_id=execution.request_id,
-                audience={session for session in audience if session},
+                # Only the sender's page: a rejection is an answer to whoever asked.
+                audience={record["session_id"]} if record["session_id"] else set(),
             )
         self.publish_now([stored.event_id])
         return Outcome(status, error=error, event_ids=[stored.event_id])

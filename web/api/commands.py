@@ -18,9 +18,12 @@ from web.api.schemas import (
     PlaceOrderSchema,
     flatten_errors,
 )
+from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
 
 bp = Blueprint("commands", __name__, url_prefix="/api")
+# Every command endpoint counts against the client's rate limit (web/rate_limit.py).
+bp.before_request(enforce_rate_limit)
 
 
 def _reject_constant(name: str) -> None:
@@ -65,7 +68,9 @@ def _build(factory: Any, *args: Any) -> Any:
     try:
         return factory(*args)
     except InvalidCommand as error:
-        raise ApiError(422, "validation_failed", error.message, fields={"_schema": [error.message]}) from None
+        raise ApiError(
+            422, "validation_failed", error.message, fields={"_schema": [error.message]}
+        ) from None
 
 
 def submit(command: Any, body: Any) -> Response:
@@ -117,20 +122,22 @@ def place_order() -> Response:
     return submit(place_order_command(data), body)
 
 
-@bp.post("/orders/<order_id>/pay")
-def pay_order(order_id: str) -> Response:
+def _bodiless(command_type: Any, order_id: str) -> Response:
+    """Pay and ship: the order id is the whole command; the body must be `{}` (or empty)."""
     body = json_body(empty_is_object=True)
     order_id, problems = _path_order_id(order_id)
     load(EmptySchema(), body, problems)
-    return submit(_build(PayOrder, order_id), body)
+    return submit(_build(command_type, order_id), body)
+
+
+@bp.post("/orders/<order_id>/pay")
+def pay_order(order_id: str) -> Response:
+    return _bodiless(PayOrder, order_id)
 
 
 @bp.post("/orders/<order_id>/ship")
 def ship_order(order_id: str) -> Response:
-    body = json_body(empty_is_object=True)
-    order_id, problems = _path_order_id(order_id)
-    load(EmptySchema(), body, problems)
-    return submit(_build(ShipOrder, order_id), body)
+    return _bodiless(ShipOrder, order_id)
 
 
 @bp.post("/orders/<order_id>/cancel")

@@ -22,6 +22,7 @@ from orderwire.command_payloads import to_payload
 from orderwire.db import command_log
 from orderwire.db.command_log import KeyReused, NewCommand
 from orderwire.db.engine import read_only
+from orderwire.logs import request_id_var
 from web.api.errors import ApiError
 
 log = logging.getLogger("orderwire.web")
@@ -60,6 +61,7 @@ def accept(
     command: Command, *, request_id: str, body_fingerprint: str, session_id: str | None
 ) -> tuple[dict[str, Any], bool]:
     """Record and enqueue; returns (command log row, created). Raises ApiError 409/503."""
+    request_id_var.set(request_id)  # every line logged from here on names the command
     services = orderwire()
     new = NewCommand(
         request_id=request_id,
@@ -92,6 +94,10 @@ def accept(
         except Exception:
             # Stored but not sent: the sweeper will send it. The client still gets 202.
             log.warning("enqueue failed; the sweeper will retry", exc_info=True)
+        else:
+            # Counted in Redis too: skipped when Redis just failed, rather than wait on it twice.
+            if services.metrics is not None:
+                services.metrics.command_accepted(command.name)
         log.info(
             "command accepted",
             extra={"event": "command.accepted", "command": command.name, "path": request.path},

@@ -4,7 +4,6 @@ The limits come from `domain.commands`, so the web and the domain cannot disagre
 the domain command is still built afterwards and validates itself.
 """
 
-import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,7 @@ from domain import commands as rules
 
 
 def _no_control_characters(value: str) -> None:
-    if any(unicodedata.category(char).startswith("C") for char in value):
+    if rules.has_control_characters(value):
         raise ValidationError("must not contain control characters")
 
 

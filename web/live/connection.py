@@ -17,27 +17,33 @@ class LiveConnection:
         self.gap = False  # the hub lost its subscription: catch up from history
         self.going_away = False  # the server is shutting down
         self._frames: deque[tuple[str, str]] = deque()
-        self._wakeup = threading.Event()
+        # Also set by the websocket itself when its peer closes (see stream.py), so the
+        # loop that waits here notices a closed socket at once.
+        self.wakeup = threading.Event()
 
     def push(self, position: str, frame: str) -> None:
+        """Called by the hub only; never blocks."""
         if len(self._frames) >= self.limit:
             self.overflowed = True
         else:
             self._frames.append((position, frame))
-        self._wakeup.set()
+        self.wakeup.set()
 
     def signal_gap(self) -> None:
         self.gap = True
-        self._wakeup.set()
+        self.wakeup.set()
 
     def signal_going_away(self) -> None:
         self.going_away = True
-        self._wakeup.set()
+        self.wakeup.set()
 
     def wait(self, timeout: float) -> list[tuple[str, str]]:
-        """Frames pushed so far, waiting up to `timeout` for the first one."""
-        self._wakeup.wait(timeout)
-        self._wakeup.clear()
+        """Frames pushed so far, waiting up to `timeout` for something to happen.
+
+        Clearing before draining: a push that lands after the drain sets the event
+        again, so the next wait returns at once instead of sleeping on a frame."""
+        self.wakeup.wait(timeout)
+        self.wakeup.clear()
         frames = []
         while self._frames:
             frames.append(self._frames.popleft())

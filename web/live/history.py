@@ -30,26 +30,26 @@ class SessionHistory:
         position = self.client.hget(event_positions(event_id), session_id)
         return _text(position) if position is not None else None
 
-    def after(self, session_id: str, position: str) -> list[tuple[str, str]] | None:
-        """Every (position, envelope) after `position`, oldest first; None if `position` is
-        no longer kept (trimmed or expired): the caller must resync."""
+    def after(self, session_id: str, position: str | None) -> list[tuple[str, str]] | None:
+        """Every (position, envelope) after `position` (None: every one kept), oldest first;
+        None if `position` is no longer kept (trimmed or expired): the caller must resync."""
         stream = session_stream(session_id)
         found: list[tuple[str, str]] = []
-        start = position
+        start = position or "-"
         first_page = True
         while True:
             entries = self.client.xrange(stream, min=start, count=PAGE + 1)
-            if first_page:
-                if not entries or _text(entries[0][0]) != position:
-                    return None
-                first_page = False
+            resume_point_gone = not entries or _text(entries[0][0]) != position
+            if first_page and position is not None and resume_point_gone:
+                return None
+            first_page = False
             page = [
                 (_text(entry_id), _text(fields[b"envelope"]))
                 for entry_id, fields in entries
                 if _text(entry_id) != start
             ]
             found.extend(page)
-            if len(entries) <= PAGE:
+            if len(entries) <= PAGE or not page:
                 return found
             start = page[-1][0]
 

@@ -7,6 +7,7 @@ message names the sessions it is for and each one's stream position, and puts
 one prebuilt frame on each matching connection's queue.
 """
 
+import contextlib
 import json
 import logging
 import threading
@@ -88,16 +89,18 @@ class LiveHub:
                         first, delay = False, 0.1
                     elif message["type"] == "message":
                         self._dispatch(message["data"])
-            except (redis.RedisError, OSError):
+            except Exception:
+                # Whatever broke (redis-py also raises ValueError on a socket closed under
+                # it), this thread must survive it: without it no page gets live events.
                 self._subscribed.clear()
+                if self._stopping:
+                    return
                 log.warning("live subscription lost; reconnecting", exc_info=True)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):
                     pubsub.close()
-                except Exception:
-                    pass
 
     def _everyone_catch_up(self) -> None:
         # Whatever was published while we were not subscribed is in the session streams.

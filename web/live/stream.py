@@ -7,21 +7,26 @@ The order of operations is what makes resume gap-free and duplicate-free:
 An event published between 1 and 2 is in both; one published before 1 is in the
 history; one published after 2 is in the queue. None is lost, none sent twice.
 
-This loop is the only writer to its socket, and every send has a deadline, so a
-reader that stopped reading cannot hold a thread forever.
+This loop is the only writer of event frames to its socket, and every send has a
+deadline, so a reader that stopped reading cannot hold a thread forever.
 """
 
+import contextlib
 import json
 import logging
+import socket
 import threading
+import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from orderwire.logs import request_id_var
 from web.live.connection import LiveConnection
+from web.live.delivery_log import log_delivered
+from web.live.handshake import check_handshake
 from web.live.history import SessionHistory
 from web.live.hub import LiveHub
 from web.live.positions import is_after
@@ -35,30 +40,22 @@ bp = Blueprint("live", __name__)
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_TOO_SLOW = 4008
+# A send that cannot finish in this time means the peer stopped reading: give up on it.
 SEND_DEADLINE_SECONDS = 10.0
-
-
-def allowed_origin(origin: str | None) -> bool:
-    """Same origin as the page, or one listed in ALLOWED_ORIGINS. No Origin (a non-browser
-    client) is allowed: browsers always send one, and a cookie-less script gains nothing."""
-    if origin is None:
-        return True
-    own = request.host_url.rstrip("/")
-    return origin.rstrip("/") in (own, *current_app.config["ALLOWED_ORIGINS"])
+# The kernel's send buffer would otherwise grow to megabytes and hide a slow reader from
+# the bounded queue, which is where slowness is meant to show (and be measured).
+SEND_BUFFER_BYTES = 128 * 1024
 
 
 @bp.before_request
-def _check_origin_and_session() -> None:
-    # Runs before flask-sock accepts the upgrade, so a refusal is a plain HTTP answer.
+def _check_handshake() -> None:
     if request.endpoint == "live.stream":
-        if not allowed_origin(request.headers.get("Origin")):
-            abort(403)
-        if existing_session_id() is None:
-            abort(401)
+        check_handshake()
 
 
 class _SerialisedSocket:
-    """simple-websocket's ping thread and our loop both write; frames must not interleave."""
+    """simple-websocket's reader thread (pings, pongs, close replies) and our loop both
+    write to the socket; one lock keeps their frames from interleaving."""
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
@@ -74,21 +71,29 @@ class _SerialisedSocket:
 
 
 class Stream:
-    def __init__(self, ws: Any, hub: LiveHub, history: SessionHistory, session_id: str) -> None:
+    def __init__(
+        self, ws: Any, hub: LiveHub, history: SessionHistory, session_id: str, heartbeat: float
+    ) -> None:
         self.ws = ws
         self.hub = hub
         self.history = history
         self.session_id = session_id
+        self.heartbeat = heartbeat
         self.position: str | None = None  # stream position of the last event sent
+        self.last_sent = time.monotonic()
 
     def send(self, frame: dict[str, Any] | str) -> None:
         self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+        self.last_sent = time.monotonic()
 
-    def run(self, after: str | None, heartbeat: float) -> None:
+    def run(self, after: str | None) -> None:
         connection = self.hub.register(self.session_id)
         if connection is None:
             self.ws.close(CLOSE_TRY_AGAIN_LATER, "live events are unavailable")
             return
+        # simple-websocket sets `ws.event` when the peer sends or closes; sharing the
+        # queue's event wakes the loop below at once when the socket closes.
+        self.ws.event = connection.wakeup
         try:
             newest = self.history.newest(self.session_id)
             self.send({"kind": "hello", "last_id": newest[1] if newest else None})
@@ -96,7 +101,7 @@ class Stream:
                 self.position = newest[0] if newest else None
             else:
                 self._resume(after, newest)
-            self._pump(connection, heartbeat)
+            self._pump(connection)
         finally:
             self.hub.unregister(connection)
 
@@ -113,14 +118,13 @@ class Stream:
     def _send_missed(self, missed: list[tuple[str, str]]) -> None:
         for position, envelope in missed:
             if is_after(position, self.position):
-                self.send('{"kind":"event","event":' + envelope + "}")
+                frame = '{"kind":"event","event":' + envelope + "}"
+                self.send(frame)
+                log_delivered(frame)
                 self.position = position
 
     def _catch_up(self) -> None:
-        if self.position is None:
-            newest = self.history.newest(self.session_id)
-            self.position = newest[0] if newest else None
-            return
+        """The hub was not subscribed for a while: send what the history holds since."""
         missed = self.history.after(self.session_id, self.position)
         if missed is None:
             self.send({"kind": "resync", "reason": "events were missed and are no longer kept"})
@@ -129,9 +133,14 @@ class Stream:
         else:
             self._send_missed(missed)
 
-    def _pump(self, connection: LiveConnection, heartbeat: float) -> None:
-        while self.ws.connected:
-            frames = connection.wait(timeout=heartbeat)
+    def _pump(self, connection: LiveConnection) -> None:
+        while True:
+            idle = time.monotonic() - self.last_sent
+            frames = connection.wait(timeout=max(0.0, self.heartbeat - idle))
+            if not self.ws.connected:
+                return
+            # Clients have nothing to say on this stream; drop whatever they send.
+            self.ws.input_buffer.clear()
             if connection.going_away:
                 self.ws.close(CLOSE_GOING_AWAY, "server shutting down")
                 return
@@ -142,31 +151,45 @@ class Stream:
             if connection.gap:
                 connection.gap = False
                 self._catch_up()
-            if not frames:
-                if self.ws.connected:
-                    self.send({"kind": "heartbeat"})
-                continue
             for position, frame in frames:
+                if connection.overflowed:
+                    break  # the next turn closes; sending the rest only delays that
                 if is_after(position, self.position):
                     self.send(frame)
+                    log_delivered(frame)
                     self.position = position
+            if time.monotonic() - self.last_sent >= self.heartbeat:
+                self.send({"kind": "heartbeat"})
+
+
+def _prepare_socket(ws: Any) -> None:
+    raw = ws.sock
+    raw.settimeout(SEND_DEADLINE_SECONDS)
+    with contextlib.suppress(OSError):  # not a TCP socket (a Unix socket): nothing to bound
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+    ws.sock = _SerialisedSocket(raw)
 
 
 @sock.route("/ws", bp=bp)
 def stream(ws: Any) -> None:
-    ws.sock = _SerialisedSocket(ws.sock)
-    ws.sock.settimeout(SEND_DEADLINE_SECONDS)
+    _prepare_socket(ws)
     services = current_app.extensions["orderwire"]
     hub: LiveHub = current_app.extensions["live_hub"]
     session_id = existing_session_id()
-    assert session_id is not None
+    assert session_id is not None  # the handshake check refused sessionless requests
     token = request_id_var.set(None)
     try:
-        Stream(ws, hub, SessionHistory(services.redis), session_id).run(
-            request.args.get("after") or None,
+        Stream(
+            ws, hub, SessionHistory(services.redis), session_id,
             current_app.config["HEARTBEAT_SECONDS"],
-        )
-    except (ConnectionClosed, OSError):
+        ).run(request.args.get("after") or None)
+    except ConnectionClosed:
         pass
+    except OSError:
+        # A send missed its deadline or the peer vanished: the byte stream may end mid-frame,
+        # so no close frame can follow. Drop the connection; the reader thread ends with it.
+        ws.connected = False
+        with contextlib.suppress(OSError):
+            ws.sock.shutdown(socket.SHUT_RDWR)
     finally:
         request_id_var.reset(token)

@@ -1,0 +1,82 @@
+"""The system under test, started as real processes, plus the no-op baseline worker.
+
+Reuses the end-to-end harness (tests/harness.py): gunicorn with gevent, Celery
+workers, the relay and a private Redis, with SQLite in a temporary directory. If
+DATABASE_URL names PostgreSQL, the run gets a private schema there, dropped after.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import redis
+from sqlalchemy import text
+
+from bench.noop_app import NOOP_QUEUE
+from orderwire.config import _database_url
+from orderwire.db.engine import make_engine
+from tests.harness import BIN, System
+
+
+class BenchSystem(System):
+    """orderwire's processes and, beside them, a bare Celery worker for the baseline."""
+
+    def start_noop_worker(self, concurrency: int) -> None:
+        argv = [
+            str(BIN / "celery"), "--app", "bench.noop_app", "worker", "--loglevel", "INFO",
+            "--concurrency", str(concurrency), "--hostname", "noop@%h", "--queues", NOOP_QUEUE,
+            "--without-mingle", "--without-gossip",
+        ]
+        self._spawn("noop", argv)
+        self.wait_for_worker("noop")
+
+    def process_trees(self) -> dict[str, list[psutil.Process]]:
+        """Each component's processes (a main process and its children), for CPU and memory."""
+        trees: dict[str, list[psutil.Process]] = {}
+        for name, popen in self.processes.items():
+            try:
+                root = psutil.Process(popen.pid)
+                trees[name] = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+        if self.redis.process is not None:
+            trees["redis"] = [psutil.Process(self.redis.process.pid)]
+        return trees
+
+    def redis_client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis.url)
+
+    def web_worker_process(self) -> psutil.Process:
+        """The gunicorn worker (the arbiter's child) that holds the websockets."""
+        arbiter = psutil.Process(self.processes["web"].pid)
+        children = arbiter.children()
+        assert len(children) == 1, f"expected one gunicorn worker, found {len(children)}"
+        return children[0]
+
+
+@contextmanager
+def private_database(workdir: Path) -> Iterator[str]:
+    """SQLite under `workdir`, or a private schema of the PostgreSQL in DATABASE_URL."""
+    configured = os.environ.get("DATABASE_URL")
+    if not configured or configured.startswith("sqlite"):
+        yield f"sqlite:///{workdir / 'orderwire.db'}"
+        return
+    base = _database_url({"DATABASE_URL": configured})
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def database_kind(url: str) -> str:
+    return "postgresql" if url.startswith("postgresql") else "sqlite"

@@ -1,0 +1,342 @@
+"""The live page in real headless Chromium, against the whole system on real processes.
+
+Skipped, saying why, where Chromium or the playwright package is missing. Screenshots
+land in artifacts/ (git-ignored) for a person to look at.
+"""
+
+import json
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from orderwire.local_redis import free_port
+from tests.harness import ROOT, System
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = ROOT / "artifacts"
+LIVE = 30_000  # ms: generous, the machine is shared
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if CHROMIUM is None:
+        print("SKIP: no Chromium (looked for `chromium` on PATH and /usr/bin/chromium)")
+        pytest.skip("no Chromium at /usr/bin/chromium or on PATH")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def system(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with System(tmp_path_factory.mktemp("browser")) as running:
+        yield running
+
+
+class Tab:
+    """One page in its own browser context (its own session cookie), with what it said."""
+
+    def __init__(self, chromium: Any, system: System, **options: Any) -> None:
+        self.system = system
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 860}, **options)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.sockets: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("websocket", lambda socket: self.sockets.append(socket.url))
+        self.console_errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)  # alert(), confirm(): a script ran
+        dialog.dismiss()
+
+    def open(self, path: str = "/") -> Any:
+        self.page.goto(self.system.base_url + path)
+        return self.page
+
+    def wait_live(self) -> None:
+        self.page.wait_for_selector('#connection[data-state="live"]', timeout=LIVE)
+
+    def api(self, path: str, body: Any) -> dict[str, Any]:
+        """A command from this tab's session, as another of the customer's tabs would send."""
+        answer = self.page.request.post(
+            self.system.base_url + path, data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status == 202, answer.text()
+        return answer.json()
+
+    def row(self, order_id: str) -> Any:
+        return self.page.locator(f'#orders .order[data-order-id="{order_id}"]')
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True, animations="disabled")
+        return path
+
+
+@pytest.fixture
+def tab(chromium: Any, system: System) -> Iterator[Tab]:
+    opened = Tab(chromium, system)
+    yield opened
+    opened.context.close()
+    assert opened.errors == [], opened.errors  # no script error on the page, ever
+
+
+def order_body(name: str = "Ada Lovelace") -> dict[str, Any]:
+    line = {"product": "Loom", "quantity": 1, "unit_price": "40.00"}
+    return {"customer_name": name, "lines": [line]}
+
+
+def test_an_order_placed_on_the_page_turns_placed_live_then_is_paid_and_shipped(tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    page.get_by_label("Customer name").fill("Grace Hopper")
+    page.locator("#product-0").fill("Compiler manual")
+    page.locator("#quantity-0").fill("2")
+    page.locator("#unit_price-0").fill("12.50")
+    page.get_by_role("button", name="+ Add a line").click()
+    page.locator("#product-1").fill("Bug jar")
+    page.locator("#unit_price-1").fill("3.75")
+    page.get_by_role("button", name="Place order").click()
+
+    row = page.locator("#orders .order").first
+    expect(row.locator(".customer")).to_have_text("Grace Hopper")
+    expect(row.locator(".badge")).to_have_text("placed", timeout=LIVE)
+    expect(row.locator(".total")).to_have_text("28.75")
+    expect(row.get_by_role("button", name="Pay")).to_be_enabled()
+    expect(row.get_by_role("button", name="Ship")).to_be_disabled()
+
+    row.get_by_role("button", name="Pay").click()
+    expect(row.locator(".badge")).to_have_text("paid", timeout=LIVE)
+    expect(row.get_by_role("button", name="Pay")).to_be_disabled()
+    row.get_by_role("button", name="Ship").click()
+    expect(row.locator(".badge")).to_have_text("shipped", timeout=LIVE)
+    for name in ("Pay", "Ship", "Cancel…"):
+        expect(row.get_by_role("button", name=name)).to_be_disabled()
+
+    expect(page.locator("#notifications")).to_contain_text("Your order is on its way.")
+    row.locator(".timeline-box summary").click()
+    expect(row.locator(".timeline li")).to_have_text(
+        [re.compile("Placed: 2 lines, total 28.75"), re.compile("Paid 28.75"),
+         re.compile("Shipped")]
+    )
+    tab.screenshot("live-page.png")
+
+
+def test_shipping_an_unpaid_order_shows_the_refusal_next_to_that_order(tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    first = tab.api("/api/orders", order_body("First customer"))["order_id"]
+    unpaid = tab.api("/api/orders", order_body("Unpaid customer"))["order_id"]
+    expect(tab.row(unpaid).locator(".badge")).to_have_text("placed", timeout=LIVE)
+
+    tab.api(f"/api/orders/{unpaid}/ship", {})
+
+    message = tab.row(unpaid).locator(".order-message")
+    expect(message).to_have_text(
+        "Shipping was refused: an order must be paid before it ships", timeout=LIVE
+    )
+    expect(tab.row(first).locator(".order-message")).to_be_hidden()
+    expect(tab.row(unpaid).locator(".badge")).to_have_text("placed")
+
+    page = tab.open(f"/orders/{unpaid}")  # after a reload, the refusal is still there
+    expect(page.locator("#order-message")).to_have_text(
+        "Shipping was refused: an order must be paid before it ships"
+    )
+    expect(page.get_by_role("button", name="Ship")).to_be_disabled()
+    expect(page.get_by_role("button", name="Pay")).to_be_enabled()
+    tab.screenshot("order-page.png")
+
+
+def test_cancelling_from_the_list_asks_for_a_reason_and_works_by_keyboard(tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    order_id = tab.api("/api/orders", order_body("Keyboard user"))["order_id"]
+    row = tab.row(order_id)
+    expect(row.locator(".badge")).to_have_text("placed", timeout=LIVE)
+
+    toggle = row.get_by_role("button", name="Cancel…")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    reason = row.get_by_label("Reason for cancelling")
+    expect(reason).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(reason).to_be_hidden()
+    expect(toggle).to_be_focused()
+
+    page.keyboard.press("Enter")
+    row.get_by_role("button", name="Cancel order").click()  # no reason yet
+    expect(row.locator(".cancel-form .field-error")).to_have_text("Say why the order is cancelled.")
+    page.keyboard.type("Changed my mind")
+    page.keyboard.press("Enter")
+    expect(row.locator(".badge")).to_have_text("cancelled", timeout=LIVE)
+    for name in ("Pay", "Ship", "Cancel…"):
+        expect(row.get_by_role("button", name=name)).to_be_disabled()
+
+
+def test_the_form_checks_fields_and_shows_the_servers_field_errors_next_to_them(tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    page.get_by_role("button", name="Place order").click()
+    name = page.get_by_label("Customer name")
+    expect(name).to_be_focused()
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(page.locator('[data-error-for="customer_name"]')).to_have_text("Required.")
+
+    name.fill("Edsger")
+    page.locator("#product-0").fill("Semaphore")
+    page.locator("#unit_price-0").fill("9.999")
+    page.locator("#product-0").focus()  # leaving the price checks it
+    expect(page.locator('[data-error-for="lines.0.unit_price"]')).to_contain_text("2 decimals")
+    page.locator("#unit_price-0").fill("9.99")
+    expect(page.locator('[data-error-for="lines.0.unit_price"]')).to_be_empty()
+
+    # The server has the last word: make it see a quantity the page would have refused.
+    def too_many(route: Any) -> None:
+        body = json.loads(route.request.post_data)
+        body["lines"][0]["quantity"] = 5000
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/api/orders", too_many)
+    page.get_by_role("button", name="Place order").click()
+    server_error = page.locator('[data-error-for="lines.0.quantity"]')
+    expect(server_error).to_have_text("must be 1 to 1000")
+    expect(page.locator("#quantity-0")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#form-status")).to_have_text("Please correct the marked fields.")
+
+
+def test_a_hostile_customer_name_is_shown_as_text_and_runs_nothing(tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    page.get_by_label("Customer name").fill(HOSTILE)
+    page.locator("#product-0").fill("<script>window.__xss = 1</script>")
+    page.locator("#unit_price-0").fill("1.00")
+    page.get_by_role("button", name="Place order").click()
+    row = page.locator("#orders .order").first
+    expect(row.locator(".badge")).to_have_text("placed", timeout=LIVE)
+    expect(page.locator("#notifications li").first).to_contain_text(HOSTILE)
+
+    for path in ("/", f"/orders/{row.get_attribute('data-order-id')}"):
+        if path != "/":
+            tab.open(path)
+        expect(page.locator(".customer").first).to_have_text(HOSTILE)
+        assert page.locator("main img, main script").count() == 0
+        assert page.evaluate("window.__xss") is None
+    assert tab.dialogs == []
+    # Had markup been injected, the Content-Security-Policy would have blocked it, loudly.
+    assert not [m for m in tab.console_errors if "Content Security Policy" in m]
+
+
+def test_the_page_reconnects_and_shows_what_happened_while_its_server_was_away(
+    tab: Tab, system: System
+) -> None:
+    """The page's server goes away (SIGTERM: its sockets close with 1001) and the order is
+    paid through a second web process meanwhile; the page, reconnecting to its own server
+    once it is back, resumes after the last event it saw and shows the payment."""
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    order_id = tab.api("/api/orders", order_body("Patient customer"))["order_id"]
+    expect(tab.row(order_id).locator(".badge")).to_have_text("placed", timeout=LIVE)
+    expect(page.locator("#notifications li")).to_have_count(1, timeout=LIVE)
+
+    other_port = free_port()
+    system.start_web("web-2", other_port)
+    other = f"http://127.0.0.1:{other_port}"
+    try:
+        wait_for(lambda: _answers(other), timeout=30, what="the second web process")
+        system.stop_process("web")
+        page.wait_for_selector('#connection[data-state="reconnecting"]', timeout=LIVE)
+
+        customer = requests.Session()
+        for cookie in tab.context.cookies():
+            customer.cookies.set(cookie["name"], cookie["value"])
+        key = f"pay-{uuid.uuid4()}"
+        answer = customer.post(f"{other}/api/orders/{order_id}/pay", data="{}", timeout=10,
+                               headers={"Content-Type": "application/json", "Idempotency-Key": key})
+        assert answer.status_code == 202, answer.text
+        wait_for(lambda: customer.get(f"{other}/api/commands/{key}", timeout=5).json()["status"]
+                 == "succeeded", timeout=30, what="the payment to succeed")
+        assert page.locator("#connection").get_attribute("data-state") == "reconnecting"
+        assert tab.row(order_id).locator(".badge").text_content() == "placed"
+
+        system.start_web()
+        page.wait_for_selector('#connection[data-state="live"]', timeout=60_000)
+    finally:
+        system.stop_process("web-2")
+
+    expect(tab.row(order_id).locator(".badge")).to_have_text("paid", timeout=LIVE)
+    expect(page.locator("#notifications li").first).to_have_text(
+        re.compile("We received your payment of 40.00")
+    )
+    assert "after=" in tab.sockets[-1]
+    assert page.locator("#notifications li").count() == 2  # the missed one, once
+
+
+def _answers(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_without_javascript_the_form_places_the_order_and_lands_on_its_page(
+    chromium: Any, system: System
+) -> None:
+    from playwright.sync_api import expect
+
+    tab = Tab(chromium, system, java_script_enabled=False)
+    try:
+        page = tab.open()
+        page.get_by_label("Customer name").fill("No Script")
+        page.locator("#product-0").fill("Paper form")
+        page.locator("#quantity-0").fill("3")
+        page.locator("#unit_price-0").fill("2.00")
+        page.get_by_role("button", name="Place order").click()
+        assert re.search(r"/orders/[0-9a-f-]{36}$", page.url), page.url
+
+        def placed() -> bool:
+            page.reload()
+            return page.locator("#order-status").text_content() == "placed"
+
+        wait_for(placed, timeout=30, interval=0.5, what="the order page to show the order placed")
+        expect(page.locator("#order .customer")).to_have_text("No Script")
+        page.get_by_role("button", name="Pay").click()
+        wait_for(lambda: (page.reload(), page.locator("#order-status").text_content())[1] == "paid",
+                 timeout=30, interval=0.5, what="the order to be paid")
+    finally:
+        tab.context.close()

@@ -1,0 +1,224 @@
+"""Domain events end to end, on real processes (gunicorn, Celery workers, the relay, Redis): a
+PSUBSCRIBE orderwire.events.* client sees every committed event, each order's in version order,
+and a failing after-commit subscriber is retried by Celery without touching the command."""
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+from sqlalchemy import Engine, func, select
+
+from orderwire.db.engine import make_engine
+from orderwire.db.tables import commands, events, handled_events, sales_ledger
+from tests.conftest import database_backends
+from tests.harness import System
+from tests.listening import PatternListener
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+FINAL = ("succeeded", "rejected", "failed")
+
+
+def an_order(name: str = "Ada") -> dict[str, Any]:
+    line = {"product": "tea", "quantity": 2, "unit_price": "1.25"}
+    return {"customer_name": name, "lines": [line]}
+
+
+@pytest.fixture(scope="module", params=database_backends())
+def system(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_schema_url")
+    with System(tmp_path_factory.mktemp("events"), database_url=database_url) as running:
+        # A second worker node: commands on one order really run in different processes.
+        running.start_worker("worker-b")
+        running.wait_for_worker("worker-b")
+        yield running
+
+
+@pytest.fixture(scope="module")
+def engine(system: System) -> Iterator[Engine]:
+    engine = make_engine(system.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def listener(system: System) -> Iterator[PatternListener]:
+    client = redis.Redis.from_url(system.redis.url)
+    subscriber = PatternListener(client)
+    yield subscriber
+    subscriber.close()
+    client.close()
+
+
+def send(system: System, browser: requests.Session, path: str, body: dict) -> dict[str, Any]:
+    answer = system.post(browser, path, body, key=f"ev-{uuid.uuid4()}")
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def send_all(
+    system: System, browser: requests.Session, requests_: list[tuple[str, dict]]
+) -> list[dict[str, Any]]:
+    """POST them all at once, from several threads, as impatient clients would."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda item: send(system, browser, *item), requests_))
+
+
+def wait_until_all_final(engine: Engine, request_ids: list[str], timeout: float = 120) -> None:
+    def unfinished() -> int:
+        with engine.connect() as connection:
+            return connection.execute(
+                select(func.count())
+                .select_from(commands)
+                .where(commands.c.request_id.in_(request_ids), commands.c.status.not_in(FINAL))
+            ).scalar_one()
+
+    wait_for(lambda: unfinished() == 0, timeout=timeout, what=f"{len(request_ids)} commands")
+
+
+def committed_events(engine: Engine, request_ids: list[str]) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(events.c.envelope).where(events.c.request_id.in_(request_ids))
+        ).scalars()
+        return [json.loads(row) for row in rows]
+
+
+def first_sightings(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a subscriber keeps: each id once, in arrival order (it drops redeliveries)."""
+    seen: set[str] = set()
+    kept = []
+    for envelope in received:
+        if envelope["id"] not in seen:
+            seen.add(envelope["id"])
+            kept.append(envelope)
+    return kept
+
+
+def test_each_orders_events_arrive_in_version_order_under_concurrent_commands(
+    system: System, engine: Engine, listener: PatternListener
+) -> None:
+    browser = system.new_session()
+    placed = send_all(system, browser, [("/api/orders", an_order()) for _ in range(6)])
+    order_ids = [answer["order_id"] for answer in placed]
+    wait_until_all_final(engine, [answer["request_id"] for answer in placed])
+    racing = [
+        (f"/api/orders/{order_id}/{action}", body)
+        for order_id in order_ids
+        for action, body in (
+            ("pay", {}), ("cancel", {"reason": "race"}), ("ship", {}), ("pay", {}),
+        )
+    ]
+    fired = send_all(system, browser, racing)
+    request_ids = [answer["request_id"] for answer in placed + fired]
+    wait_until_all_final(engine, request_ids)
+
+    committed = committed_events(engine, request_ids)
+    listener.wait_for_ids({event["id"] for event in committed}, timeout=60)
+
+    versions: dict[str, list[int]] = defaultdict(list)
+    for envelope in first_sightings(listener.received):
+        if envelope["aggregate_id"] in order_ids:
+            versions[envelope["aggregate_id"]].append(envelope["aggregate_version"])
+    for order_id in order_ids:
+        stored = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
+        assert versions[order_id] == list(range(1, stored["version"] + 1)), order_id
+        assert stored["version"] >= 2  # something raced with the placing's successor
+
+
+def test_a_subscriber_sees_every_event_of_200_commands(
+    system: System, engine: Engine, listener: PatternListener
+) -> None:
+    browser = system.new_session()
+    placed = send_all(system, browser, [("/api/orders", an_order(f"n{i}")) for i in range(50)])
+    wait_until_all_final(engine, [answer["request_id"] for answer in placed])
+    follow_ups = []
+    for number, answer in enumerate(placed):
+        order = f"/api/orders/{answer['order_id']}"
+        follow_ups += [(f"{order}/pay", {}), (f"{order}/ship", {})]
+        follow_ups.append((f"{order}/cancel", {"reason": "late"}) if number % 2 else (
+            f"{order}/pay", {}))
+    fired = send_all(system, browser, follow_ups)
+    request_ids = [answer["request_id"] for answer in placed + fired]
+    assert len(request_ids) == 200
+    wait_until_all_final(engine, request_ids)
+
+    committed = {event["id"]: event for event in committed_events(engine, request_ids)}
+    listener.wait_for_ids(set(committed), timeout=90)
+
+    received = {e["id"]: e for e in listener.received if e.get("request_id") in request_ids}
+    assert set(received) == set(committed)
+    assert all(received[event_id] == committed[event_id] for event_id in committed)
+    # A success sets off its order event and a notification; a rejection its CommandRejected.
+    with engine.connect() as connection:
+        statuses = connection.execute(
+            select(commands.c.status).where(commands.c.request_id.in_(request_ids))
+        ).scalars().all()
+    assert len(committed) == sum(2 if status == "succeeded" else 1 for status in statuses)
+
+
+def test_a_failing_after_commit_subscriber_is_retried_by_celery_without_touching_the_command(
+    tmp_path: Path,
+) -> None:
+    """The real sales-ledger subscriber fails on a first worker (fault point
+    `subscriber.before`); Celery retries it; a healthy worker then books the payment once."""
+    flaky = {"ORDERWIRE_FAULTS": "subscriber.before=raise"}
+    with System(tmp_path, env=flaky) as system:
+        engine = make_engine(system.database_url)
+        browser = system.new_session()
+        place = send(system, browser, "/api/orders", an_order())
+        order_id = place["order_id"]
+        system.wait_until_final(browser, place["request_id"])
+        pay = send(system, browser, f"/api/orders/{order_id}/pay", {})["request_id"]
+
+        assert system.wait_until_final(browser, pay)["status"] == "succeeded"
+        order = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
+        assert order["status"] == "paid"
+        notes = browser.get(f"{system.base_url}/api/notifications", timeout=5).json()
+        assert len(notes["notifications"]) == 2  # the in-transaction subscriber did its part
+
+        worker_log = system.logs / "worker.log"
+        wait_for(
+            lambda: any(
+                "add_to_sales_ledger" in line and "Retry in" in line and "InjectedFault" in line
+                for line in worker_log.read_text().splitlines()
+            ),
+            timeout=60,
+            what="Celery to retry the failing subscriber",
+        )
+        assert _ledger(engine) == (0, Decimal("0"))
+        assert _handled(engine) == 0
+
+        system.stop_process("worker")  # warm shutdown hands the pending retry back to Redis
+        system.start_worker("healthy", env={"ORDERWIRE_FAULTS": ""})
+        system.wait_for_worker("healthy")
+
+        wait_for(lambda: _ledger(engine) == (1, Decimal("2.50")), timeout=90,
+                 what="the healthy worker to book the payment")
+        assert _handled(engine) == 1
+        assert system.command(browser, pay)["status"] == "succeeded"
+        engine.dispose()
+
+
+def _ledger(engine: Engine) -> tuple[int, Decimal]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(sales_ledger.c.orders_paid, sales_ledger.c.revenue)).all()
+    return sum(row[0] for row in rows), sum((Decimal(row[1]) for row in rows), Decimal("0"))
+
+
+def _handled(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(handled_events)).scalar_one()

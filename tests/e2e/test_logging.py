@@ -1,0 +1,94 @@
+"""One grep for a request id tells a command's whole story, across every process's JSON log."""
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import System
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+ORDER = {
+    "customer_name": "Grace Hopper",
+    "lines": [{"product": "compiler", "quantity": 1, "unit_price": "12.50"}],
+}
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory):
+    with System(tmp_path_factory.mktemp("logging")) as running:
+        yield running
+
+
+def grep(logs: Path, needle: str) -> list[tuple[str, str]]:
+    """(log file stem, line) for every line of every process log that mentions `needle`."""
+    return [
+        (log.stem, line)
+        for log in sorted(logs.glob("*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if needle in line
+    ]
+
+
+def story_of(logs: Path, request_id: str) -> list[dict[str, Any]]:
+    story = []
+    for process, line in grep(logs, request_id):
+        record = json.loads(line)  # every line that names the command is a JSON object
+        record["_file"] = process
+        story.append(record)
+    return story
+
+
+def events(story: list[dict[str, Any]], process: str, name: str) -> list[dict[str, Any]]:
+    return [r for r in story if r["_file"].startswith(process) and r.get("event") == name]
+
+
+def test_one_grep_for_a_request_id_tells_the_commands_whole_story(system: System) -> None:
+    browser = system.new_session()
+    key = f"story-{uuid.uuid4()}"
+    with system.websocket(browser) as live:
+        assert system.post(browser, "/api/orders", ORDER, key=key).status_code == 202
+        placed = live.wait_for_event(
+            lambda e: e["type"] == "OrderPlaced" and e["request_id"] == key, timeout=30
+        )
+    assert system.wait_until_final(browser, key)["status"] == "succeeded"
+
+    def complete() -> list[dict[str, Any]] | None:
+        story = story_of(system.logs, key)
+        return story if events(story, "web", "event.delivered") else None
+
+    story = wait_for(complete, timeout=15, what="the web to log the delivery")
+
+    assert all(record["request_id"] == key for record in story), story
+    assert events(story, "web", "command.accepted")
+    assert events(story, "worker", "command.started")
+    [finished] = events(story, "worker", "command.finished")
+    assert finished["status"] == "succeeded" and finished["command"] == "PlaceOrder"
+    # Published by the worker's fast path, or by the relay if that failed.
+    published = [r for r in story if r.get("event") == "event.published"]
+    assert placed["id"] in {record["event_id"] for record in published}
+    delivered = events(story, "web", "event.delivered")
+    assert placed["id"] in {record["event_id"] for record in delivered}
+    celery_says = [r["message"] for r in story if r["logger"].startswith("celery")]
+    assert any(message.endswith("received") for message in celery_says), celery_says
+    assert any(" succeeded in " in message for message in celery_says), celery_says
+
+
+def test_log_lines_never_carry_the_customers_order_details(system: System) -> None:
+    browser = system.new_session()
+    key = f"private-{uuid.uuid4()}"
+    name = f"Customer {uuid.uuid4().hex[:8]}"
+    with system.websocket(browser) as live:
+        body = {**ORDER, "customer_name": name}
+        assert system.post(browser, "/api/orders", body, key=key).status_code == 202
+        live.wait_for_event(lambda e: e["type"] == "OrderPlaced" and e["request_id"] == key)
+    wait_for(
+        lambda: events(story_of(system.logs, key), "web", "event.delivered"),
+        timeout=15, what="the delivery to be logged",
+    )
+
+    assert grep(system.logs, name) == []

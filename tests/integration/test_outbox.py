@@ -1,0 +1,448 @@
+"""The transactional outbox on a real database (SQLite and PostgreSQL) and a real Redis: every
+event is stored with its command, published right after commit when Redis is up, and published
+later by the relay when it was not: at least once, in commit order per order."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine, select, update
+
+from domain.events import OrderShipped
+from orderwire import registry
+from orderwire.db import outbox
+from orderwire.db.engine import utcnow
+from orderwire.db.tables import events
+from orderwire.messaging.keys import session_stream
+from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.messaging.relay import OutboxRelay
+from orderwire.pipeline.retries import RetryPolicy
+from tests.integration.event_helpers import (
+    HangingRedis,
+    PatternListener,
+    closed_redis_url,
+    orderwire_on,
+    publication,
+    unpublished_ids,
+)
+from tests.recorded_commands import place_order_payload, record_command, stored_events
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def a_session() -> str:
+    return f"s-{uuid.uuid4().hex[:12]}"
+
+
+def run_command(services, command: str, payload: dict, session: str):  # type: ignore[no-untyped-def]
+    request_id = record_command(services.engine, command, payload, session_id=session)
+    return services.execute(request_id)
+
+
+def place(services, session: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    order_id = str(uuid.uuid4())
+    outcome = run_command(services, "PlaceOrder", place_order_payload(order_id), session)
+    assert outcome.status == "succeeded", outcome
+    return order_id, outcome.event_ids
+
+
+def relay_now(services) -> OutboxRelay:  # type: ignore[no-untyped-def]
+    """The bootstrap's publishing, without the grace the real relay leaves the fast path."""
+    return OutboxRelay(services.engine, services.relay.publish, grace=timedelta(0))
+
+
+def publish_backlog_until_published(relay: OutboxRelay, engine: Engine, ids: list[str]) -> None:
+    # Another test session on the same PostgreSQL may hold the relay's advisory lock for a moment.
+    wait_for(
+        lambda: relay.publish_backlog() >= 0 and all(publication(engine, ids).values()),
+        timeout=20,
+        what="the relay to publish the backlog",
+    )
+
+
+def backdate(engine: Engine, ids: list[str], by: timedelta = timedelta(minutes=1)) -> None:
+    """Make events look older than the relay process's grace period."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(events).where(events.c.event_id.in_(ids)).values(occurred_at=utcnow() - by)
+        )
+
+
+def relay_process(database_url: str, redis_url: str, log: Path, faults: str = ""):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ORDERWIRE_ENV": "test",
+        "ORDERWIRE_FAULTS": faults,
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "orderwire.cli", "relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+def listener(redis_client: redis.Redis):  # type: ignore[no-untyped-def]
+    subscriber = PatternListener(redis_client)
+    yield subscriber
+    subscriber.close()
+
+
+# --- written with the command --------------------------------------------------------------
+
+
+def test_every_event_of_a_command_is_stored_with_the_command(
+    engine: Engine, database_url: str, redis_server
+) -> None:
+    services, session = orderwire_on(engine, database_url, redis_server.url), a_session()
+    order_id = str(uuid.uuid4())
+    payload = place_order_payload(order_id)
+    request_id = record_command(engine, "PlaceOrder", payload, session_id=session)
+
+    outcome = services.execute(request_id)
+
+    stored = stored_events(engine, request_id=request_id)
+    assert outcome.status == "succeeded"
+    assert [event["type"] for event in stored] == ["OrderPlaced", "NotificationCreated"]
+    assert outcome.event_ids == [event["id"] for event in stored]
+    placed, note = stored
+    assert (placed["aggregate_id"], placed["aggregate_version"]) == (order_id, 1)
+    assert (note["aggregate_id"], note["aggregate_version"]) == (note["data"]["notification_id"], 1)
+    assert all(event["request_id"] == request_id for event in stored)
+    assert all(event["audience"] == [session] for event in stored)
+
+
+def test_a_command_that_does_not_commit_leaves_none_of_its_events(
+    engine: Engine, database_url: str, redis_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERWIRE_FAULTS", "transaction.before_commit=raise")
+    services = orderwire_on(
+        engine, database_url, redis_server.url, retry_policy=RetryPolicy(max_attempts=1)
+    )
+    order_id = str(uuid.uuid4())
+    request_id = record_command(engine, "PlaceOrder", place_order_payload(order_id))
+
+    outcome = services.execute(request_id)
+
+    assert outcome.status == "failed"
+    [failed] = stored_events(engine, request_id=request_id)
+    assert failed["type"] == "CommandFailed"
+    assert (failed["aggregate_id"], failed["aggregate_version"]) == (request_id, 1)
+    assert stored_events(engine, aggregate_id=order_id) == []
+
+
+def test_a_rejection_is_stored_as_version_1_of_its_command(
+    engine: Engine, database_url: str, redis_server
+) -> None:
+    services = orderwire_on(engine, database_url, redis_server.url)
+    missing_order = str(uuid.uuid4())
+    request_id = record_command(engine, "PayOrder", {"order_id": missing_order})
+    outcome = services.execute(request_id)
+    assert outcome.status == "rejected"
+    [rejected] = stored_events(engine, request_id=request_id)
+    assert rejected["type"] == "CommandRejected" and outcome.event_ids == [rejected["id"]]
+    assert (rejected["aggregate_id"], rejected["aggregate_version"]) == (request_id, 1)
+    assert rejected["data"] == {
+        "command": "PayOrder",
+        "code": "order_not_found",
+        "message": f"there is no order {missing_order}",
+        "order_id": missing_order,
+    }
+
+
+# --- the fast path ---------------------------------------------------------------------------
+
+
+def test_the_fast_path_publishes_right_after_commit_and_marks_the_events(
+    engine: Engine, database_url: str, redis_server, redis_client: redis.Redis, listener
+) -> None:
+    services, session = orderwire_on(engine, database_url, redis_server.url), a_session()
+
+    order_id, ids = place(services, session)
+
+    received = listener.wait_for_ids(set(ids))
+    stored = stored_events(engine, aggregate_id=order_id)[0]
+    [placed] = [envelope for envelope in received if envelope["aggregate_id"] == order_id]
+    assert placed == {key: value for key, value in stored.items() if key != "audience"}
+    assert publication(engine, ids) == {event_id: True for event_id in ids}
+    assert redis_client.xlen(session_stream(session)) == 2
+
+
+def test_published_after_commit_events_go_to_their_type_channel(
+    engine: Engine, database_url: str, redis_server, redis_client: redis.Redis
+) -> None:
+    services = orderwire_on(engine, database_url, redis_server.url)
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe("orderwire.events.OrderPlaced")
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+    try:
+        _, ids = place(services, a_session())
+        message = wait_for(lambda: pubsub.get_message(timeout=1), timeout=10, what="OrderPlaced")
+        assert message["channel"] == b"orderwire.events.OrderPlaced"
+        assert json.loads(message["data"])["id"] == ids[0]
+    finally:
+        pubsub.close()
+
+
+# --- Redis down, then the relay ---------------------------------------------------------------
+
+
+def test_with_redis_down_the_command_succeeds_and_its_events_wait_for_the_relay(
+    engine: Engine, database_url: str, redis_server, listener
+) -> None:
+    down = orderwire_on(engine, database_url, closed_redis_url())
+    _, ids = place(down, a_session())
+
+    assert publication(engine, ids) == {event_id: False for event_id in ids}
+    assert set(ids) <= set(unpublished_ids(engine))
+
+    up = orderwire_on(engine, database_url, redis_server.url)
+    publish_backlog_until_published(relay_now(up), engine, ids)
+
+    received = listener.wait_for_ids(set(ids))
+    assert [e["type"] for e in received if e["id"] in ids] == ["OrderPlaced", "NotificationCreated"]
+
+
+def test_the_relay_process_leaves_fresh_events_to_the_fast_path_for_a_grace_period(
+    engine: Engine, database_url: str
+) -> None:
+    down = orderwire_on(engine, database_url, closed_redis_url())
+    _, ids = place(down, a_session())
+    relay = OutboxRelay(engine, lambda batch: None, grace=timedelta(minutes=5))
+    relay.publish_backlog()
+    assert publication(engine, ids) == {event_id: False for event_id in ids}
+
+
+def test_a_relay_that_cannot_reach_redis_marks_nothing(engine: Engine, database_url: str) -> None:
+    down = orderwire_on(engine, database_url, closed_redis_url())
+    _, ids = place(down, a_session())
+    with pytest.raises(redis.ConnectionError):
+        relay_now(down).publish_backlog()
+    assert publication(engine, ids) == {event_id: False for event_id in ids}
+
+
+def test_a_relay_killed_between_publishing_and_marking_publishes_again_and_loses_nothing(
+    engine: Engine,
+    database_url: str,
+    redis_server,
+    redis_client: redis.Redis,
+    listener,
+    tmp_path: Path,
+) -> None:
+    down, session = orderwire_on(engine, database_url, closed_redis_url()), a_session()
+    ids = [event_id for _ in range(2) for event_id in place(down, session)[1]]
+    backdate(engine, ids)
+
+    crashing = relay_process(
+        database_url, redis_server.url, tmp_path / "relay.log", "relay.after_publish=crash"
+    )
+    assert crashing.wait(timeout=60) == 137, (tmp_path / "relay.log").read_text()
+    listener.wait_for_ids(set(ids))
+    assert publication(engine, ids) == {event_id: False for event_id in ids}
+
+    healthy = relay_process(database_url, redis_server.url, tmp_path / "relay.log")
+    try:
+        wait_for(lambda: all(publication(engine, ids).values()), timeout=60, what="the relay")
+    finally:
+        healthy.terminate()
+        assert healthy.wait(timeout=30) == 0
+
+    def seen_twice() -> bool:
+        counts = Counter(listener.drain(0.2) and listener.ids())
+        return all(counts[event_id] == 2 for event_id in ids)
+
+    wait_for(seen_twice, timeout=15, what="every event a second time")
+    assert set(ids) <= set(listener.ids())
+    # The session's history keeps one entry per event although each was published twice.
+    assert redis_client.xlen(session_stream(session)) == len(ids)
+
+
+def test_a_hanging_redis_does_not_keep_other_commands_from_committing(
+    engine: Engine, database_url: str, redis_server
+) -> None:
+    hanging = HangingRedis()
+    stuck = orderwire_on(engine, database_url, hanging.url, redis_timeout=120)
+    other = orderwire_on(engine, database_url, redis_server.url)
+    stuck_ids: list[str] = []
+    committed = threading.Event()
+    first = threading.Thread(target=lambda: stuck_ids.extend(place(stuck, a_session())[1]))
+    second = threading.Thread(target=lambda: (place(other, a_session()), committed.set()))
+    first.start()
+    try:
+        assert hanging.connected.wait(30), "the fast path never reached Redis"
+        second.start()  # while the first command's fast path waits for Redis to answer
+        assert committed.wait(30), "another command could not commit meanwhile"
+    finally:
+        hanging.release()
+        first.join(60)
+        if second.ident:
+            second.join(60)
+    assert len(stuck_ids) == 2
+    assert publication(engine, stuck_ids) == {event_id: False for event_id in stuck_ids}
+
+
+# --- per-order order ---------------------------------------------------------------------------
+
+
+def test_the_fast_path_defers_to_the_relay_while_an_earlier_event_of_the_order_waits(
+    engine: Engine, database_url: str, redis_server, listener
+) -> None:
+    up, down, session = (
+        orderwire_on(engine, database_url, redis_server.url),
+        orderwire_on(engine, database_url, closed_redis_url()),
+        a_session(),
+    )
+    order_id, _ = place(up, session)
+    paid = run_command(down, "PayOrder", {"order_id": order_id}, session)
+    shipped = run_command(up, "ShipOrder", {"order_id": order_id}, session)
+    assert paid.status == shipped.status == "succeeded"
+
+    order_paid, paid_note = paid.event_ids
+    order_shipped, shipped_note = shipped.event_ids
+    # The notification is its own aggregate with nothing waiting: the fast path sent it.
+    listener.wait_for_ids({shipped_note})
+    assert publication(engine, shipped.event_ids) == {order_shipped: False, shipped_note: True}
+    assert order_shipped not in listener.ids()
+
+    publish_backlog_until_published(relay_now(up), engine, [order_paid, paid_note, order_shipped])
+    listener.wait_for_ids({order_paid, order_shipped})
+    versions = [e["aggregate_version"] for e in listener.received if e["aggregate_id"] == order_id]
+    assert versions == [1, 2, 3]
+
+
+def test_claim_own_takes_only_unpublished_events_with_nothing_waiting_before_them(
+    engine: Engine, database_url: str
+) -> None:
+    down = orderwire_on(engine, database_url, closed_redis_url())
+    order_id, placed_ids = place(down, a_session())
+    paid = run_command(down, "PayOrder", {"order_id": order_id}, a_session())
+
+    with engine.begin() as connection:
+        claimed = outbox.claim_own(connection, paid.event_ids)
+    assert [event.type for event in claimed] == ["NotificationCreated"]
+
+    with engine.begin() as connection:
+        claimed = outbox.claim_own(connection, [*placed_ids, *paid.event_ids])
+        assert [event.type for event in claimed] == [
+            "OrderPlaced", "NotificationCreated", "OrderPaid", "NotificationCreated"
+        ]
+        outbox.mark_published(connection, [event.event_id for event in claimed])
+    with engine.begin() as connection:
+        assert outbox.claim_own(connection, paid.event_ids) == []
+
+
+def _insert_event(connection, *, seq: int, aggregate_id: str, version: int) -> str:  # type: ignore[no-untyped-def]
+    stored = outbox.append(
+        connection,
+        OrderShipped(order_id=aggregate_id),
+        aggregate_id=aggregate_id,
+        aggregate_version=version,
+        request_id=None,
+        audience=[],
+    )
+    connection.execute(update(events).where(events.c.event_id == stored.event_id).values(seq=seq))
+    return stored.event_id
+
+
+def test_an_event_committed_late_with_a_lower_seq_is_still_published(
+    engine: Engine, database_url: str, redis_server, listener
+) -> None:
+    relay = relay_now(orderwire_on(engine, database_url, redis_server.url))
+    base = 10**12 + uuid.uuid4().int % 10**9  # far above anything the sequence hands out
+    with engine.begin() as connection:
+        later = _insert_event(connection, seq=base + 2, aggregate_id=str(uuid.uuid4()), version=1)
+    publish_backlog_until_published(relay, engine, [later])
+
+    with engine.begin() as connection:  # committed now, but numbered before `later`
+        earlier = _insert_event(connection, seq=base + 1, aggregate_id=str(uuid.uuid4()), version=1)
+    publish_backlog_until_published(relay, engine, [earlier])
+
+    assert listener.wait_for_ids({later, earlier})
+    with engine.connect() as connection:
+        seqs = dict(
+            connection.execute(
+                select(events.c.event_id, events.c.seq).where(
+                    events.c.event_id.in_([later, earlier])
+                )
+            ).all()
+        )
+    assert seqs[earlier] < seqs[later]
+
+
+def test_a_transaction_that_took_its_seq_first_but_commits_last_is_not_skipped(
+    engine: Engine, database_url: str, redis_server, listener
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no transaction can commit out of seq order")
+    relay = relay_now(orderwire_on(engine, database_url, redis_server.url))
+    with engine.connect() as slow:
+        transaction = slow.begin()
+        early = outbox.append(
+            slow, OrderShipped(order_id="x"), aggregate_id=str(uuid.uuid4()),
+            aggregate_version=1, request_id=None, audience=[],
+        )
+        with engine.begin() as fast:
+            late = outbox.append(
+                fast, OrderShipped(order_id="y"), aggregate_id=str(uuid.uuid4()),
+                aggregate_version=1, request_id=None, audience=[],
+            )
+        publish_backlog_until_published(relay, engine, [late.event_id])
+        transaction.commit()
+    publish_backlog_until_published(relay, engine, [early.event_id])
+    listener.wait_for_ids({early.event_id, late.event_id})
+
+
+# --- Redis side --------------------------------------------------------------------------------
+
+
+def test_publishing_an_event_twice_appends_it_once_to_each_session_stream(
+    engine: Engine, redis_client: redis.Redis, listener
+) -> None:
+    first, second = a_session(), a_session()
+    with engine.begin() as connection:
+        event = outbox.append(
+            connection, OrderShipped(order_id="o"), aggregate_id=str(uuid.uuid4()),
+            aggregate_version=1, request_id="r", audience=[first, second],
+        )
+    publisher = RedisEventPublisher(redis_client)
+    publisher.publish([event])
+    publisher.publish([event])
+
+    assert redis_client.xlen(session_stream(first)) == 1
+    assert redis_client.xlen(session_stream(second)) == 1
+    wait_for(lambda: listener.drain(0.2) and listener.ids().count(event.event_id) == 2,
+             timeout=10, what="both publications")
+
+
+def test_publishing_also_hands_each_event_to_its_after_commit_subscribers(
+    engine: Engine, database_url: str, redis_server, redis_client: redis.Redis
+) -> None:
+    services = orderwire_on(
+        engine, database_url, redis_server.url,
+        after_commit_subscribers=registry.AFTER_COMMIT_SUBSCRIBERS,
+    )
+    order_id, _ = place(services, a_session())
+    paid = run_command(services, "PayOrder", {"order_id": order_id}, a_session())
+    order_paid = paid.event_ids[0]
+
+    queued = [json.loads(message)["headers"] for message in redis_client.lrange("celery", 0, -1)]
+    deliveries = [h for h in queued if h["id"] == f"{order_paid}:add_to_sales_ledger"]
+    assert len(deliveries) == 1
+    assert deliveries[0]["task"] == "orderwire.subscriber.add_to_sales_ledger"
+    assert json.loads(deliveries[0]["argsrepr"].replace("'", '"')) == [order_paid]

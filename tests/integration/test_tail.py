@@ -1,0 +1,105 @@
+"""`orderwire tail`, the reference subscriber, as a real process against a real Redis."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+
+from domain.events import OrderPaid, OrderShipped
+from orderwire.messaging.envelope import channel_for, dumps, make_envelope
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def an_envelope(event, version: int) -> dict:  # type: ignore[no-untyped-def]
+    return make_envelope(
+        event_id=str(uuid.uuid4()),
+        event_type=event.name,
+        occurred_at=datetime.now(UTC),
+        request_id=f"r-{uuid.uuid4()}",
+        aggregate_id=event.order_id,
+        aggregate_version=version,
+        data=event.data(),
+    )
+
+
+def test_tail_prints_one_json_line_per_distinct_event_and_stops_at_its_limit(
+    redis_server, redis_client: redis.Redis
+) -> None:
+    order_id = "6f1c2d5e-0000-4000-8000-000000000001"
+    paid = an_envelope(OrderPaid(order_id=order_id, total=Decimal("12.5")), 2)
+    shipped = an_envelope(OrderShipped(order_id=order_id), 3)
+    patterns_before = redis_client.pubsub_numpat()
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "orderwire.cli", "tail", "--limit", "2"],
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: redis_client.pubsub_numpat() > patterns_before, timeout=30,
+                 what="tail to PSUBSCRIBE")
+        for envelope in (paid, paid, shipped):  # the same id twice: delivery is at least once
+            redis_client.publish(channel_for(envelope["type"]), dumps(envelope))
+        out, err = tail.communicate(timeout=30)
+    finally:
+        tail.kill()
+        tail.wait()
+
+    assert tail.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert [json.loads(line) for line in lines] == [paid, shipped]
+
+
+def documented_subscriber(redis_url: str) -> str:
+    """The redis-py example from docs/events.md, pointed at the test's Redis."""
+    doc = (ROOT / "docs" / "events.md").read_text()
+    section = doc.split("## 7.", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "redis://127.0.0.1:6379/0" in code
+    return code.replace("redis://127.0.0.1:6379/0", redis_url)
+
+
+def test_the_documented_subscriber_example_prints_each_event_once(
+    redis_server, redis_client: redis.Redis
+) -> None:
+    order_id = "6f1c2d5e-0000-4000-8000-000000000002"
+    paid = an_envelope(OrderPaid(order_id=order_id, total=Decimal("3")), 2)
+    shipped = an_envelope(OrderShipped(order_id=order_id), 3)
+    patterns_before = redis_client.pubsub_numpat()
+    example = subprocess.Popen(
+        [sys.executable, "-u", "-c", documented_subscriber(redis_server.url)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(example.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        wait_for(lambda: redis_client.pubsub_numpat() > patterns_before, timeout=30,
+                 what="the example to PSUBSCRIBE")
+        for envelope in (paid, paid, shipped):
+            redis_client.publish(channel_for(envelope["type"]), dumps(envelope))
+        wait_for(lambda: len(lines) >= 2, timeout=30, what="two printed events")
+    finally:
+        example.kill()
+        example.wait()
+        reader.join(10)
+
+    assert [line.split()[:3] for line in lines] == [
+        ["OrderPaid", order_id, "2"],
+        ["OrderShipped", order_id, "3"],
+    ]

@@ -1,0 +1,84 @@
+"""Test helpers that read and write the command log and the outbox directly, as the web would."""
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from orderwire.db import command_log
+from orderwire.db.command_log import NewCommand
+from orderwire.db.tables import commands, events, orders
+
+LINES = [{"product": "tea", "quantity": 2, "unit_price": "1.25"}]
+
+
+def place_order_payload(order_id: str | None = None, name: str = "Ada") -> dict[str, Any]:
+    return {"order_id": order_id or str(uuid.uuid4()), "customer_name": name, "lines": LINES}
+
+
+def record_command(
+    engine: Engine,
+    command: str,
+    payload: dict[str, Any],
+    *,
+    session_id: str | None = None,
+    request_id: str | None = None,
+) -> str:
+    """Store an accepted command as the web does before its 202 (without enqueueing it)."""
+    request_id = request_id or f"test-{uuid.uuid4()}"
+    with engine.begin() as connection:
+        command_log.record(
+            connection,
+            NewCommand(
+                request_id=request_id,
+                command=command,
+                payload=payload,
+                fingerprint=uuid.uuid4().hex,
+                session_id=session_id,
+                order_id=payload.get("order_id"),
+            ),
+        )
+    return request_id
+
+
+def command_row(engine: Engine, request_id: str) -> dict[str, Any] | None:
+    with engine.connect() as connection:
+        return command_log.get(connection, request_id)
+
+
+def command_count(engine: Engine, request_id: str | None = None) -> int:
+    query = select(func.count()).select_from(commands)
+    if request_id is not None:
+        query = query.where(commands.c.request_id == request_id)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar_one()
+
+
+def order_count(engine: Engine, order_id: str) -> int:
+    query = select(func.count()).select_from(orders).where(orders.c.order_id == order_id)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar_one()
+
+
+def stored_events(
+    engine: Engine, *, request_id: str | None = None, aggregate_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Outbox rows in commit order, each as its envelope plus the audience it was sent to."""
+    query = select(events.c.envelope, events.c.audience).order_by(events.c.seq)
+    if request_id is not None:
+        query = query.where(events.c.request_id == request_id)
+    if aggregate_id is not None:
+        query = query.where(events.c.aggregate_id == aggregate_id)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    found = []
+    for envelope, audience in rows:
+        event = json.loads(envelope)
+        event["audience"] = audience if isinstance(audience, list) else json.loads(audience)
+        found.append(event)
+    return found
+
+
+def event_types(engine: Engine, **where: str) -> list[str]:
+    return [event["type"] for event in stored_events(engine, **where)]

@@ -1,0 +1,136 @@
+"""Settings from the environment: safe local defaults, and a bad value stops start-up with
+an error that names the variable (and never prints a password)."""
+
+from pathlib import Path
+
+import pytest
+
+from orderwire.config import DEVELOPMENT_SECRET_KEY, ConfigError, Settings
+
+PRODUCTION_KEY = "k" * 40
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env(env)
+
+
+def refusal(**env: str) -> ConfigError:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    return raised.value
+
+
+def test_an_empty_environment_gives_local_development_defaults(tmp_path: Path) -> None:
+    chosen = settings(ORDERWIRE_VAR=str(tmp_path))
+
+    assert chosen.environment == "development" and not chosen.production
+    assert chosen.redis_url == "redis://127.0.0.1:6379/0"
+    assert chosen.database_url == f"sqlite:///{tmp_path.resolve() / 'orderwire.db'}"
+    assert chosen.secret_key == DEVELOPMENT_SECRET_KEY
+    assert (chosen.port, chosen.flower_port) == (5000, 5555)
+    assert chosen.flower_basic_auth is None
+    assert chosen.allowed_origins == ()
+    assert chosen.log_level == "INFO"
+
+
+def test_empty_variables_count_as_unset() -> None:
+    chosen = settings(REDIS_URL="", PORT="", LOG_LEVEL="", ORDERWIRE_ENV="", FLOWER_BASIC_AUTH="")
+    assert chosen.redis_url == "redis://127.0.0.1:6379/0"
+    assert chosen.port == 5000 and chosen.log_level == "INFO"
+    assert chosen.environment == "development" and chosen.flower_basic_auth is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REDIS_URL", "http://127.0.0.1:6379/0"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("REDIS_URL", "redis://127.0.0.1:notaport/0"),
+        ("REDIS_URL", "redis://127.0.0.1:99999/0"),
+        ("REDIS_URL", "redis://:6379/0"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/cache"),
+        ("REDIS_URL", "unix://"),
+        ("DATABASE_URL", "not a url"),
+        ("DATABASE_URL", "mysql://root@127.0.0.1/orders"),
+        ("PORT", "http"),
+        ("PORT", "0"),
+        ("PORT", "65536"),
+        ("FLOWER_PORT", "-1"),
+        ("FLOWER_BASIC_AUTH", "admin"),
+        ("FLOWER_BASIC_AUTH", ":secret"),
+        ("FLOWER_BASIC_AUTH", "admin:"),
+        ("ALLOWED_ORIGINS", "example.com"),
+        ("ALLOWED_ORIGINS", "https://ok.example, ftp://files.example"),
+        ("ALLOWED_ORIGINS", "https://example.com/app"),
+        ("LOG_LEVEL", "LOUD"),
+        ("ORDERWIRE_ENV", "staging"),
+        ("ORDERWIRE_COMMAND_MAX_ATTEMPTS", "0"),
+        ("ORDERWIRE_HEARTBEAT_SECONDS", "soon"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    error = refusal(**{variable: value})
+    assert error.variable == variable
+    assert str(error).startswith(f"{variable}: ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "postgresql//orderwire:hunter2@db.internal/orders"),
+        ("REDIS_URL", "http://:hunter2@cache.internal:6379/0"),
+        ("REDIS_URL", "redis://:hunter2@cache.internal:port/0"),
+    ],
+)
+def test_a_refused_url_is_shown_without_its_password(variable: str, value: str) -> None:
+    error = refusal(**{variable: value})
+    assert error.variable == variable
+    assert "hunter2" not in str(error)
+
+
+def test_production_refuses_to_start_without_its_own_secret_key() -> None:
+    assert refusal(ORDERWIRE_ENV="production").variable == "SECRET_KEY"
+    error = refusal(ORDERWIRE_ENV="production", SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+    assert error.variable == "SECRET_KEY" and "development" in str(error)
+
+
+def test_production_refuses_a_short_secret_key() -> None:
+    error = refusal(ORDERWIRE_ENV="production", SECRET_KEY="short-and-guessable")
+    assert error.variable == "SECRET_KEY"
+    assert DEVELOPMENT_SECRET_KEY not in str(error) and "short-and-guessable" not in str(error)
+
+
+def test_production_starts_with_a_long_key_of_its_own() -> None:
+    chosen = settings(ORDERWIRE_ENV="production", SECRET_KEY=PRODUCTION_KEY)
+    assert chosen.production and chosen.secret_key == PRODUCTION_KEY
+
+
+def test_development_accepts_any_secret_key() -> None:
+    assert settings(SECRET_KEY="dev").secret_key == "dev"
+
+
+def test_allowed_origins_are_a_comma_separated_list_of_origins() -> None:
+    chosen = settings(ALLOWED_ORIGINS=" https://shop.example , http://localhost:8080/ ,,")
+    assert chosen.allowed_origins == ("https://shop.example", "http://localhost:8080")
+
+
+def test_a_bare_postgresql_url_is_given_the_psycopg_3_driver() -> None:
+    chosen = settings(DATABASE_URL="postgresql://orderwire@db.internal/orders")
+    assert chosen.database_url == "postgresql+psycopg://orderwire@db.internal/orders"
+    chosen = settings(DATABASE_URL="postgres://orderwire@db.internal/orders")
+    assert chosen.database_url == "postgresql+psycopg://orderwire@db.internal/orders"
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://cache:6379/0", "rediss://:pw@cache:6380", "unix:///run/redis.sock"]
+)
+def test_redis_urls_of_every_supported_kind_are_accepted(url: str) -> None:
+    assert settings(REDIS_URL=url).redis_url == url
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert settings(LOG_LEVEL="debug").log_level == "DEBUG"
+
+
+def test_flower_credentials_are_user_and_password() -> None:
+    assert settings(FLOWER_BASIC_AUTH="admin:s3cret").flower_basic_auth == "admin:s3cret"

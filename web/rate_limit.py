@@ -1,0 +1,96 @@
+"""Per-client rate limit on command endpoints, counted in Redis so every web process shares it.
+
+A fixed window: one counter per client and window (`INCR` + `EXPIRE` in one
+MULTI/EXEC round trip), so N web processes behind one address see one limit, and
+the keys clean themselves up. A fixed window can let up to twice the limit through
+around a window boundary; for a guard against floods (not billing) that is fine,
+and it costs one round trip instead of a sorted set per client.
+
+The client is its address (`request.remote_addr`): a session cookie is free to
+drop, an address is not. Behind a reverse proxy, make the proxy's forwarded
+address the remote address (werkzeug's ProxyFix), or every client shares one limit.
+
+If Redis cannot be reached the limit fails open: commands are still accepted
+(they are stored in the database; the sweeper enqueues them later), and the
+miss is logged. Refusing every command because the limiter is down would turn
+a Redis blip into an outage of the part of the system that does not need Redis.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app, request
+
+from web.api.errors import ApiError
+
+log = logging.getLogger("orderwire.web")
+
+KEY_PREFIX = "orderwire:ratelimit:"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` commands per client in each window of `window` seconds
+    (ORDERWIRE_RATE_LIMIT="COUNT/SECONDS", validated by orderwire.config)."""
+
+    limit: int
+    window: int
+
+
+class RedisRateLimiter:
+    def __init__(self, client: redis.Redis, rate: RateLimit, *, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.rate = rate
+        self.clock = clock
+
+    def hit(self, client_key: str) -> int | None:
+        """Count one command for `client_key`; None if allowed, else seconds until it is.
+
+        Never raises for Redis trouble: the limit fails open.
+        """
+        now = self.clock()
+        window = int(now // self.rate.window)
+        key = f"{KEY_PREFIX}{client_key}:{window}"
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.incr(key)
+            pipe.expire(key, self.rate.window + 1)
+            count = pipe.execute()[0]
+        except (redis.RedisError, OSError):
+            log.warning(
+                "rate limit unavailable (Redis); letting the command through",
+                extra={"event": "rate_limit.unavailable"},
+            )
+            return None
+        if count <= self.rate.limit:
+            return None
+        return max(1, math.ceil((window + 1) * self.rate.window - now))
+
+
+def client_key() -> str:
+    return request.remote_addr or "unknown"
+
+
+def enforce() -> None:
+    """A `before_request` hook: raise 429 (the contract's error shape) over the limit."""
+    limiter: RedisRateLimiter | None = current_app.extensions.get("rate_limiter")
+    if limiter is None or request.method != "POST":
+        return
+    retry_after = limiter.hit(client_key())
+    if retry_after is not None:
+        log.info("rate limited", extra={"event": "rate_limit.refused", "path": request.path})
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many commands: at most {limiter.rate.limit} per {limiter.rate.window} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def init_rate_limit(app: Flask, client: redis.Redis, rate: tuple[int, int] | None) -> None:
+    """Attach a limiter (None: no limit); `enforce` must be a before_request of each
+    blueprint that takes commands."""
+    app.extensions["rate_limiter"] = RedisRateLimiter(client, RateLimit(*rate)) if rate else None

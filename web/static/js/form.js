@@ -1,0 +1,187 @@
+// The order form: add and remove lines, check fields as they are typed, send the order as
+// JSON, and show the server's field errors (422 `fields`, dotted paths) next to their fields.
+
+import { errorText, newKey, postCommand } from "./api.js";
+
+const MAX_LINES = 50;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const PRICE = /^\d{1,6}(\.\d{1,2})?$/;
+
+function text(longest) {
+  return (value) => {
+    const trimmed = value.trim();
+    if (!trimmed) return "Required.";
+    if (trimmed.length > longest) return `At most ${longest} characters.`;
+    if (CONTROL.test(value)) return "Must not contain control characters.";
+    return "";
+  };
+}
+
+const CHECKS = {
+  customer_name: text(100),
+  product: text(100),
+  quantity: (value) => {
+    const trimmed = value.trim();
+    if (!/^\d+$/.test(trimmed)) return "A whole number from 1 to 1000.";
+    const quantity = Number(trimmed);
+    return quantity >= 1 && quantity <= 1000 ? "" : "A whole number from 1 to 1000.";
+  },
+  unit_price: (value) => {
+    const trimmed = value.trim();
+    if (!PRICE.test(trimmed)) return "A price like 12.50 (at most 2 decimals).";
+    const price = Number(trimmed);
+    return price > 0 && price <= 100000 ? "" : "Above 0 and at most 100000.";
+  },
+};
+
+export function enhanceOrderForm(form, { onPlaced }) {
+  const list = form.querySelector("#line-list");
+  const addLine = form.querySelector("#add-line");
+  const status = form.querySelector("#form-status");
+  let key = newKey();
+
+  const rows = () => [...list.querySelectorAll("[data-line]")];
+  const pathOf = (input) => {
+    const row = input.closest("[data-line]");
+    return row ? `lines.${rows().indexOf(row)}.${input.dataset.field}` : input.name;
+  };
+  const errorFor = (path) => form.querySelector(`[data-error-for="${CSS.escape(path)}"]`);
+
+  function show(path, message) {
+    const slot = errorFor(path) || errorFor("_schema");
+    slot.textContent = message;
+    const input = form.querySelector(`[aria-describedby="${CSS.escape(slot.id)}"]`);
+    if (input && message) input.setAttribute("aria-invalid", "true");
+    else if (input) input.removeAttribute("aria-invalid");
+  }
+
+  function check(input) {
+    const rule = CHECKS[input.dataset.field || input.name];
+    const problem = rule ? rule(input.value) : "";
+    show(pathOf(input), problem);
+    return !problem;
+  }
+
+  // ids, labels and error slots follow each row's position, so `lines.2.quantity` names
+  // the third row shown, as the server means it.
+  function renumber() {
+    rows().forEach((row, index) => {
+      for (const input of row.querySelectorAll("input[data-field]")) {
+        const field = input.dataset.field;
+        input.id = `${field}-${index}`;
+        row.querySelector(`label[for^="${field}-"]`).htmlFor = input.id;
+        const slot = input.parentElement.querySelector(".field-error");
+        slot.id = `err-lines-${index}-${field}`;
+        slot.dataset.errorFor = `lines.${index}.${field}`;
+        input.setAttribute("aria-describedby", slot.id);
+      }
+      const rowError = row.querySelector(":scope > .field-error");
+      rowError.id = `err-lines-${index}`;
+      rowError.dataset.errorFor = `lines.${index}`;
+      const remove = row.querySelector(".remove-line");
+      remove.setAttribute("aria-label", `Remove line ${index + 1}`);
+      remove.hidden = rows().length === 1;
+    });
+    addLine.disabled = rows().length >= MAX_LINES;
+  }
+
+  function clearRow(row) {
+    row.querySelectorAll("input").forEach((input) => {
+      input.value = input.dataset.field === "quantity" ? "1" : "";
+      input.removeAttribute("aria-invalid");
+    });
+    row.querySelectorAll(".field-error").forEach((slot) => { slot.textContent = ""; });
+  }
+
+  function addRow() {
+    const copy = rows()[rows().length - 1].cloneNode(true);
+    copy.removeAttribute("data-spare");
+    clearRow(copy);
+    list.append(copy);
+    renumber();
+    copy.querySelector("input").focus();
+  }
+
+  function reset() {
+    rows().slice(1).forEach((row) => row.remove());
+    clearRow(rows()[0]);
+    form.customer_name.value = "";
+    form.querySelectorAll(".field-error").forEach((slot) => { slot.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+    renumber();
+  }
+
+  // Spare rows are for browsers without JavaScript; here lines are added on demand.
+  rows().forEach((row) => {
+    const empty = [...row.querySelectorAll("input")].every((input) => !input.value.trim());
+    if (row.hasAttribute("data-spare") && empty && rows().length > 1) row.remove();
+  });
+  addLine.hidden = false;
+  renumber();
+
+  addLine.addEventListener("click", addRow);
+  list.addEventListener("click", (click) => {
+    const remove = click.target.closest(".remove-line");
+    if (!remove) return;
+    const row = remove.closest("[data-line]");
+    const index = rows().indexOf(row);
+    row.remove();
+    renumber();
+    const next = rows()[Math.min(index, rows().length - 1)];
+    next.querySelector("input").focus();
+    key = newKey();
+  });
+  // A field is checked when the reader leaves it, and again as they fix it.
+  form.addEventListener("focusout", (event) => {
+    if (event.target.matches("input[name]:not([type=hidden])") && event.target.value) check(event.target);
+  });
+  form.addEventListener("input", (event) => {
+    key = newKey(); // a changed order is a new request; an unchanged one resends the same
+    if (event.target.hasAttribute("aria-invalid")) check(event.target);
+    status.textContent = "";
+  });
+
+  form.addEventListener("submit", async (submit) => {
+    submit.preventDefault();
+    status.textContent = "";
+    status.dataset.kind = "";
+    errorFor("_schema").textContent = "";
+    errorFor("lines").textContent = "";
+    const inputs = [...form.querySelectorAll("input[name]:not([type=hidden])")];
+    const valid = inputs.map(check).every(Boolean);
+    if (!valid) {
+      form.querySelector("[aria-invalid]").focus();
+      status.textContent = "Please correct the marked fields.";
+      status.dataset.kind = "error";
+      return;
+    }
+    const body = {
+      customer_name: form.customer_name.value,
+      lines: rows().map((row) => ({
+        product: row.querySelector('[data-field="product"]').value,
+        quantity: Number(row.querySelector('[data-field="quantity"]').value.trim()),
+        unit_price: row.querySelector('[data-field="unit_price"]').value.trim(),
+      })),
+    };
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    const { status: code, body: answer } = await postCommand("/api/orders", body, key);
+    button.disabled = false;
+    if (code === 202) {
+      reset();
+      key = newKey();
+      status.textContent = `Order for ${body.customer_name.trim()} sent. Watch it under "My orders".`;
+      status.dataset.kind = "ok";
+      onPlaced(answer, body);
+      form.customer_name.focus();
+      return;
+    }
+    const fields = answer.error?.fields;
+    if (fields) {
+      for (const [path, messages] of Object.entries(fields)) show(path, messages.join(" "));
+      form.querySelector("[aria-invalid]")?.focus();
+    }
+    status.textContent = fields ? "Please correct the marked fields." : errorText(answer);
+    status.dataset.kind = "error";
+  });
+}

@@ -1,0 +1,317 @@
+// Orders on the page ("My orders" rows and the order page), kept current by live events,
+// and their task buttons (Pay, Ship, Cancel), sent as JSON commands.
+
+import { errorText, getJson, postCommand } from "./api.js";
+import { el, flash, timeElement } from "./dom.js";
+
+const STATUS_BY_EVENT = {
+  OrderPlaced: "placed", OrderPaid: "paid", OrderShipped: "shipped", OrderCancelled: "cancelled",
+};
+// The same table as ACTIONS_BY_STATUS in web/pages.py.
+const ACTIONS_BY_STATUS = { placed: ["pay", "cancel"], paid: ["ship", "cancel"] };
+const DOING = { pay: "Paying…", ship: "Shipping…", cancel: "Cancelling…", place: "Placing the order…" };
+const COMMANDS = {
+  PlaceOrder: "Placing the order", PayOrder: "Payment", ShipOrder: "Shipping", CancelOrder: "Cancelling",
+};
+
+const sentHere = new Map(); // request id -> order id, for the commands this page sent
+const finished = new Set(); // request ids whose outcome has arrived (maybe before their 202)
+
+export function describe(event) {
+  const d = event.data || {};
+  switch (event.type) {
+    case "OrderPlaced": {
+      const count = (d.lines || []).length;
+      return `Placed: ${count} line${count === 1 ? "" : "s"}, total ${d.total}`;
+    }
+    case "OrderPaid": return `Paid ${d.total}`;
+    case "OrderShipped": return "Shipped";
+    case "OrderCancelled": return `Cancelled: ${d.reason}`;
+    default: return event.type;
+  }
+}
+
+const allowed = (status, action) => (ACTIONS_BY_STATUS[status] || []).includes(action);
+const elementsOf = (orderId) =>
+  [...document.querySelectorAll(`.order[data-order-id="${CSS.escape(orderId)}"]`)];
+
+function setMessage(order, text, kind = "") {
+  const message = order.querySelector(".order-message");
+  if (!message) return;
+  message.textContent = text;
+  message.dataset.kind = kind;
+  if (text) flash(message);
+}
+
+export function syncActions(order) {
+  const status = order.dataset.status;
+  const busy = order.dataset.busy === "true";
+  order.querySelectorAll(".order-actions button[data-action]").forEach((button) => {
+    button.disabled = busy || !allowed(status, button.dataset.action);
+  });
+  const reason = order.querySelector(".reason");
+  if (reason) reason.disabled = busy || !allowed(status, "cancel");
+  const toggle = order.querySelector(".cancel-toggle");
+  if (toggle) {
+    toggle.disabled = busy || !allowed(status, "cancel");
+    if (toggle.disabled) collapse(order);
+  }
+}
+
+function setStatus(order, status) {
+  order.dataset.status = status;
+  order.querySelectorAll(".badge").forEach((badge) => {
+    badge.textContent = status;
+    badge.dataset.status = status;
+    flash(badge);
+  });
+  syncActions(order);
+}
+
+function timelineItem(event, text, kind) {
+  const item = el("li", undefined, { "data-event-id": event.id, "data-type": event.type });
+  if (kind) item.classList.add(kind);
+  item.append(el("span", text, { class: "what" }), " ", timeElement(event.occurred_at));
+  return item;
+}
+
+function addToTimeline(order, event, text, kind) {
+  const list = order.querySelector(".timeline");
+  if (!list || list.querySelector(`[data-event-id="${CSS.escape(event.id)}"]`)) return;
+  list.append(timelineItem(event, text, kind));
+}
+
+// The outcome of a command sent from here arrived: the order is no longer busy with it.
+function settle(order, requestId) {
+  if (!requestId || order.dataset.pending !== requestId) return;
+  delete order.dataset.pending;
+  delete order.dataset.busy;
+  if (order.querySelector(".order-message")?.dataset.kind === "pending") setMessage(order, "");
+  syncActions(order);
+}
+
+export function applyEvent(event) {
+  if (event.request_id) finished.add(event.request_id);
+  const status = STATUS_BY_EVENT[event.type];
+  if (status) applyOrderEvent(event, status);
+  else if (event.type === "CommandRejected" || event.type === "CommandFailed") applyVerdict(event);
+}
+
+function applyOrderEvent(event, status) {
+  const orderId = event.aggregate_id;
+  const page = document.getElementById("order");
+  if (page && page.dataset.orderId === orderId && page.dataset.status === "pending") {
+    location.reload(); // the order now exists: the server renders its page
+    return;
+  }
+  if (event.type === "OrderPlaced") {
+    const row = ensureRow({ ...event.data, order_id: orderId, status: "pending", version: 0 });
+    if (row) fillDetails(row, event.data); // a row shown while placing had no total yet
+  }
+  for (const order of elementsOf(orderId)) {
+    addToTimeline(order, event, describe(event));
+    // An event older than what the element shows (a replay after a reload) changes nothing.
+    if (event.aggregate_version > Number(order.dataset.version || 0)) {
+      order.dataset.version = event.aggregate_version;
+      setStatus(order, status);
+      // A refusal shown earlier is history now that a later command went through.
+      if (order.querySelector(".order-message")?.dataset.kind === "error") setMessage(order, "");
+    }
+    settle(order, event.request_id);
+  }
+}
+
+async function applyVerdict(event) {
+  const d = event.data || {};
+  let orderId = d.order_id || sentHere.get(event.request_id);
+  if (!orderId && event.request_id) {
+    // CommandFailed names no order: the command's status does.
+    orderId = await getJson(`/api/commands/${encodeURIComponent(event.request_id)}`)
+      .then((command) => command.order_id).catch(() => null);
+  }
+  const outcome = event.type === "CommandRejected" ? "was refused" : "failed";
+  const text = `${COMMANDS[d.command] || d.command} ${outcome}: ${d.message}`;
+  const orders = orderId ? elementsOf(orderId) : [];
+  for (const order of orders) {
+    settle(order, event.request_id);
+    setMessage(order, text, "error");
+    addToTimeline(order, event, text, "refused");
+  }
+  if (!orders.length) {
+    const status = document.getElementById("form-status");
+    if (status) { status.textContent = text; status.dataset.kind = "error"; }
+  }
+}
+
+function markSent(order, requestId, action) {
+  sentHere.set(requestId, order.dataset.orderId);
+  if (finished.has(requestId)) return; // its outcome came before the 202
+  order.dataset.pending = requestId;
+  order.dataset.busy = "true";
+  setMessage(order, DOING[action], "pending");
+  syncActions(order);
+}
+
+async function runAction(order, form) {
+  const action = form.dataset.action;
+  let body = {};
+  if (action === "cancel") {
+    const reason = form.querySelector(".reason");
+    const error = form.querySelector(".field-error");
+    const problem = reason.value.trim() ? "" : "Say why the order is cancelled.";
+    error.textContent = problem;
+    if (problem) reason.setAttribute("aria-invalid", "true");
+    else reason.removeAttribute("aria-invalid");
+    if (problem) { reason.focus(); return; }
+    body = { reason: reason.value };
+  }
+  order.dataset.busy = "true";
+  setMessage(order, DOING[action], "pending");
+  syncActions(order);
+  const url = `/api/orders/${encodeURIComponent(order.dataset.orderId)}/${action}`;
+  const { status, body: answer } = await postCommand(url, body);
+  delete order.dataset.busy;
+  if (status === 202) {
+    if (action === "cancel") { form.querySelector(".reason").value = ""; collapse(order); }
+    markSent(order, answer.request_id, action);
+    if (!order.dataset.pending && order.querySelector(".order-message").dataset.kind === "pending") {
+      setMessage(order, "");
+    }
+  } else {
+    const reasonProblem = answer.error?.fields?.reason;
+    if (reasonProblem) form.querySelector(".field-error").textContent = reasonProblem.join(" ");
+    setMessage(order, errorText(answer), "error");
+  }
+  syncActions(order);
+}
+
+// A new order this page just sent: shown at once, "pending" until OrderPlaced arrives.
+export function showPlacing(answer, body) {
+  const row = ensureRow({ ...body, order_id: answer.order_id, status: "pending", version: 0 });
+  if (row) markSent(row, answer.request_id, "place");
+}
+
+function collapse(order) {
+  const form = order.querySelector(".cancel-form.collapsible");
+  const toggle = form?.querySelector(".cancel-toggle");
+  if (!toggle) return;
+  form.classList.add("collapsed");
+  toggle.textContent = "Cancel…";
+  toggle.setAttribute("aria-expanded", "false");
+}
+
+function expand(order) {
+  const form = order.querySelector(".cancel-form.collapsible");
+  form.classList.remove("collapsed");
+  const toggle = form.querySelector(".cancel-toggle");
+  toggle.textContent = "Keep order";
+  toggle.setAttribute("aria-expanded", "true");
+  form.querySelector(".reason").focus();
+}
+
+// In the list, the cancel form folds behind a "Cancel…" button (it is always open on
+// the order's own page, and without JavaScript).
+function prepareRow(order) {
+  const form = order.querySelector(".cancel-form");
+  if (form && !form.querySelector(".cancel-toggle")) {
+    const toggle = el("button", "Cancel…", { type: "button", class: "cancel-toggle", "aria-expanded": "false" });
+    form.prepend(toggle);
+    form.classList.add("collapsible", "collapsed");
+  }
+  syncActions(order);
+}
+
+function fillDetails(row, order) {
+  row.querySelector(".customer").textContent = order.customer_name;
+  row.querySelector(".total").textContent = order.total || "";
+  row.querySelector(".summary").textContent =
+    (order.lines || []).map((line) => `${line.quantity} × ${line.product}`).join(", ");
+}
+
+function buildRow(order) {
+  const row = document.getElementById("order-row-template").content.firstElementChild.cloneNode(true);
+  const id = order.order_id;
+  Object.assign(row.dataset, { orderId: id, status: order.status, version: order.version });
+  row.querySelector(".customer").href = `/orders/${encodeURIComponent(id)}`;
+  row.querySelectorAll(".badge").forEach((badge) => {
+    badge.textContent = order.status;
+    badge.dataset.status = order.status;
+  });
+  fillDetails(row, order);
+  row.querySelectorAll(".action-form").forEach((form) => {
+    form.action = `/orders/${encodeURIComponent(id)}/${form.dataset.action}`;
+  });
+  const reason = row.querySelector(".reason");
+  reason.id = `reason-${id}`;
+  row.querySelector(".reason-label").htmlFor = reason.id;
+  const error = row.querySelector('.cancel-form [data-error-for="reason"]');
+  error.id = `err-reason-${id}`;
+  reason.setAttribute("aria-describedby", error.id);
+  prepareRow(row);
+  return row;
+}
+
+function ensureRow(order) {
+  const list = document.getElementById("orders");
+  if (!list) return null;
+  const existing = list.querySelector(`.order[data-order-id="${CSS.escape(order.order_id)}"]`);
+  if (existing) return existing;
+  const row = buildRow(order);
+  list.prepend(row);
+  document.getElementById("orders-empty").hidden = true;
+  return row;
+}
+
+export async function reloadOrders() {
+  const list = document.getElementById("orders");
+  if (!list) {
+    if (document.getElementById("order")) location.reload();
+    return;
+  }
+  const { orders } = await getJson("/api/orders?per_page=50");
+  list.replaceChildren(...orders.map(buildRow));
+  document.getElementById("orders-empty").hidden = orders.length > 0;
+}
+
+async function loadTimeline(details) {
+  if (details.dataset.loaded !== undefined) return;
+  details.dataset.loaded = "";
+  const order = details.closest(".order");
+  const list = details.querySelector(".timeline");
+  const { events } = await getJson(`/api/orders/${encodeURIComponent(order.dataset.orderId)}/events`)
+    .catch(() => ({ events: [] }));
+  for (const event of [...events].reverse()) {
+    if (!list.querySelector(`[data-event-id="${CSS.escape(event.id)}"]`)) {
+      list.prepend(timelineItem(event, describe(event)));
+    }
+  }
+}
+
+export function enhanceOrders() {
+  document.querySelectorAll(".orders .order").forEach(prepareRow);
+  document.querySelectorAll("#order").forEach(syncActions);
+  document.addEventListener("submit", (submit) => {
+    const form = submit.target.closest(".action-form");
+    const order = form?.closest(".order");
+    if (!order || !order.dataset.orderId) return;
+    submit.preventDefault();
+    runAction(order, form);
+  });
+  document.addEventListener("click", (click) => {
+    const toggle = click.target.closest(".cancel-toggle");
+    if (!toggle) return;
+    const order = toggle.closest(".order");
+    if (toggle.getAttribute("aria-expanded") === "true") { collapse(order); toggle.focus(); }
+    else expand(order);
+  });
+  document.addEventListener("keydown", (key) => {
+    const order = key.target.closest?.(".order");
+    if (key.key !== "Escape" || !order || !key.target.matches(".reason")) return;
+    collapse(order);
+    order.querySelector(".cancel-toggle")?.focus();
+  });
+  // "toggle" does not bubble; listen while it travels down instead.
+  document.addEventListener("toggle", (toggle) => {
+    if (toggle.target.matches?.(".timeline-box") && toggle.target.open) loadTimeline(toggle.target);
+  }, true);
+}
