@@ -7,9 +7,11 @@
 3. Everyone stays idle for `hold_seconds` (longer than the 15 s heartbeat): how many
    connections are still open afterwards.
 4. Events go out through the real publisher (the Lua script workers use after a
-   commit), each stamped with its send time: a *broadcast* pattern (every event to
-   all N sessions) and a *per-session stream* (each event to one session, round robin,
-   at `stream_rate` per second). Latency is publish -> frame read by the client.
+   commit), each stamped with its send time: a *broadcast* (one event to all N
+   sessions, the next only once everyone has it: how long one event takes to reach
+   everybody) and a *per-session stream* (each event to one session, round robin, at
+   `stream_rate` per second, 10 s: orderwire's real traffic shape, where an event goes
+   to its order's owner). Latency is publish -> frame read by the client.
 """
 
 import asyncio
@@ -158,26 +160,39 @@ class Fanout:
     def open_connections(self) -> int:
         return sum(self._ask("status"))
 
-    def measure(self, name: str, batches: list[list[str]], interval: float) -> dict[str, Any]:
+    def _collect_until(self, expected: dict[str, int], arrived: dict[str, list[float]],
+                       timeout: float) -> None:
+        """Gather deliveries until every expected one is in, or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for part in self._ask("collect"):
+                for event_id, values in part.items():
+                    arrived.setdefault(event_id, []).extend(values)
+            done = all(len(arrived.get(e, ())) >= n for e, n in expected.items())
+            if done or time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+    def measure(self, name: str, batches: list[list[str]], interval: float,
+                *, one_at_a_time: bool) -> dict[str, Any]:
+        """Publish one event per audience in `batches`, `interval` apart; with
+        `one_at_a_time`, each only after the previous one reached everyone."""
         publisher = RedisEventPublisher(self.system.redis_client())
         expected: dict[str, int] = {}
+        arrived: dict[str, list[float]] = {}
         started = time.perf_counter()
         for index, audience in enumerate(batches):
             delay = started + index * interval - time.perf_counter()
-            if delay > 0:
+            if delay > 0 and not one_at_a_time:
                 time.sleep(delay)
             event = _event(audience)
             expected[event.event_id] = len(audience)
             publisher.publish([event])
-        time.sleep(2.0)  # let the last deliveries land before asking for them
-        latencies, missing = [], 0
-        arrived: dict[str, int] = {}
-        for part in self._ask("collect"):
-            for event_id, values in part.items():
-                latencies.extend(values)
-                arrived[event_id] = arrived.get(event_id, 0) + len(values)
-        for event_id, count in expected.items():
-            missing += max(0, count - arrived.get(event_id, 0))
+            if one_at_a_time:
+                self._collect_until({event.event_id: len(audience)}, arrived, timeout=60)
+        self._collect_until(expected, arrived, timeout=60)
+        latencies = [value for event_id in expected for value in arrived.get(event_id, ())]
+        missing = sum(max(0, n - len(arrived.get(e, ()))) for e, n in expected.items())
         return {"name": name, "events": len(batches), "deliveries": len(latencies),
                 "missing": missing, "latency": latency_summary(latencies)}
 
@@ -219,12 +234,13 @@ def _run(system: BenchSystem, options: FanoutOptions) -> dict[str, Any]:
     still_open = fanout.open_connections()
     sessions = fanout.sessions
     try:
-        broadcast = fanout.measure("broadcast to all", [sessions] * options.events, 1.0)
+        broadcast = fanout.measure("broadcast to all", [sessions] * options.events, 0.0,
+                                   one_at_a_time=True)
         stream_count = max(1, int(options.stream_rate * 10))
         stream = fanout.measure(
             f"per-session stream {options.stream_rate:g}/s",
             [[sessions[index % len(sessions)]] for index in range(stream_count)],
-            1 / options.stream_rate,
+            1 / options.stream_rate, one_at_a_time=False,
         )
     finally:
         fanout.stop()

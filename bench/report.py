@@ -80,14 +80,16 @@ def print_commands_table(results: dict[str, Any]) -> None:
     print(f"  {'':32} {'orderwire':>10} {'celery':>10} {'ratio':>8}")
     for label, ours, theirs, ratio in rows:
         print(f"  {label:32} {_num(ours):>10} {_num(theirs):>10} {_num(ratio):>8}")
-    print(f"  202 answer p50/p99 at {options['rate']:g}/s: {_num(summary['orderwire_answer_p50_ms'])}"
+    print(f"  202 answer p50/p99 at {options['rate']:g}/s: "
+          f"{_num(summary['orderwire_answer_p50_ms'])}"
           f" / {_num(summary['orderwire_answer_p99_ms'])} ms;  idempotent replay p50/p99: "
           f"{_num(summary['replay_p50_ms'])} / {_num(summary['replay_p99_ms'])} ms;  "
           f"lost: {summary['lost']}")
     for run in runs:
         cpu = run["orderwire_throughput"]["cpu_percent"]
         spent = ", ".join(f"{name} {value:g}%" for name, value in sorted(cpu.items()))
-        print(f"  run {run['run']}: ratios {run['ratios']}; CPU during orderwire throughput: {spent}")
+        print(f"  run {run['run']}: ratios {run['ratios']}; "
+              f"CPU during orderwire throughput: {spent}")
 
 
 def print_fanout_table(results: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The `orderwire` command: run, migrate, relay, flower, tail, check-config."""
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -65,10 +66,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     from orderwire.tail import tail
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         tail(redis.Redis.from_url(_settings().redis_url), limit=args.limit)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

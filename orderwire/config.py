@@ -16,11 +16,6 @@ from sqlalchemy.exc import ArgumentError
 DEVELOPMENT_SECRET_KEY = "orderwire-development-key-not-for-production"
 
 
-def safe_url(url: str) -> str:
-    """A database URL fit for logs and terminals: the password masked."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 class ConfigError(Exception):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
@@ -40,8 +35,9 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
-def _without_password(url: str) -> str:
-    """A URL fit for an error message: any credentials (whatever comes before @) masked."""
+def safe_url(url: str) -> str:
+    """A URL fit for logs, terminals and error messages, valid or not: any credentials
+    (whatever comes before @) masked."""
     if "@" not in url:
         return url
     scheme, separator, _ = url.partition("://")
@@ -51,7 +47,7 @@ def _without_password(url: str) -> str:
 
 def _redis_url(env: Mapping[str, str]) -> str:
     url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    shown = _without_password(url)
+    shown = safe_url(url)
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss", "unix"):
         problem = f"must be a redis://, rediss:// or unix:// URL, got {shown!r}"
@@ -87,7 +83,7 @@ def _database_url(env: Mapping[str, str]) -> str:
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError:
-        problem = f"is not a database URL like postgresql://host/db: {_without_password(url)!r}"
+        problem = f"is not a database URL like postgresql://host/db: {safe_url(url)!r}"
         raise ConfigError("DATABASE_URL", problem) from None
     if backend not in ("sqlite", "postgresql"):
         raise ConfigError("DATABASE_URL", f"must be SQLite or PostgreSQL, got {backend!r}")

@@ -48,13 +48,16 @@ def run(procfile: str = "Procfile") -> int:
         print(
             "\n  orderwire is starting\n"
             f"  page    http://127.0.0.1:{settings.port}/\n"
-            f"  Flower  http://127.0.0.1:{settings.flower_port}/  (user {user}, password {password})\n"
+            f"  Flower  http://127.0.0.1:{settings.flower_port}/"
+            f"  (user {user}, password {password})\n"
             f"  Redis   {settings.redis_url}{' (private)' if private_redis else ''}\n"
             f"  DB      {safe_url(settings.database_url)}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )
-        honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", procfile], env=env)
+        honcho = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "-f", procfile], env=env
+        )
         try:
             return honcho.wait()
         except KeyboardInterrupt:

@@ -25,7 +25,9 @@ def redis_server_binary() -> str:
 class PrivateRedis:
     """`with PrivateRedis(dir) as server:` starts redis-server on loopback and stops it after."""
 
-    def __init__(self, directory: Path, *, port: int | None = None, appendonly: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, appendonly: bool = False
+    ) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
         self.appendonly = appendonly

@@ -57,7 +57,7 @@ def create_celery(settings: Settings) -> Celery:
 
 
 class CommandQueue:
-    """Sends commands and subscriber deliveries to Celery by task name (the web imports no tasks)."""
+    """Sends commands and subscriber deliveries to Celery by name (the web imports no tasks)."""
 
     def __init__(self, celery: Celery) -> None:
         self.celery = celery

@@ -49,7 +49,9 @@ def postgres_schema_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=database_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None) -> str:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: str | None
+) -> str:
     if request.param == "postgresql":
         assert postgres_schema_url is not None
         return postgres_schema_url

@@ -8,7 +8,11 @@ T = TypeVar("T")
 
 
 def wait_for(
-    probe: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"
+    probe: Callable[[], T],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
 ) -> T:
     """Call `probe` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -1,8 +1,9 @@
 """gunicorn settings for the web process (Procfile: `gunicorn --config python:web.gunicorn_conf`).
 
 gevent, not sync and not a thread per socket: every websocket holds its request
-for as long as the page is open, and thousands of idle sockets cost a few KiB
-each as greenlets (figures in docs/benchmarks.md).
+for as long as the page is open. Measured against gthread (docs/serving.md,
+bench/ws_capacity.py): less memory per idle socket, under half the CPU for the same
+fan-out, and no OS thread per socket.
 """
 
 import os
@@ -18,6 +19,9 @@ timeout = 30
 graceful_timeout = 15
 keepalive = 5
 errorlog = "-"
+# gunicorn 27's control socket has one default path per user (~/.gunicorn/gunicorn.ctl),
+# which every web process on the host would fight over; orderwire never uses it.
+control_socket_disable = True
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's own lines ("Booting worker", "Worker exiting") as the same JSON as the app's.
 # No access log: every request would be a line, probes and scrapes included.

@@ -1,4 +1,4 @@
-"""The schema. Alembic migrations (orderwire/migrations) are generated from and checked against this."""
+"""The schema. Alembic migrations (orderwire/migrations) are made from it and checked against it."""
 
 from sqlalchemy import (
     JSON,
@@ -98,7 +98,7 @@ events = Table(
     Index("ix_events_aggregate_id_seq", "aggregate_id", "seq"),
 )
 
-# After-commit subscribers record here what they have handled: at most once per event and subscriber.
+# What after-commit subscribers have handled: at most once per event and subscriber.
 handled_events = Table(
     "handled_events",
     metadata,

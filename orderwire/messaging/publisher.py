@@ -27,7 +27,8 @@ for i = 6, #ARGV do
   local position = redis.call('HGET', marker, session)
   if not position then
     local stream = KEYS[2] .. session
-    position = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'id', event_id, 'envelope', envelope)
+    position = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+                          'id', event_id, 'envelope', envelope)
     redis.call('EXPIRE', stream, ttl)
     redis.call('HSET', marker, session, position)
   end

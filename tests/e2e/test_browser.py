@@ -146,6 +146,8 @@ def test_an_order_placed_on_the_page_turns_placed_live_then_is_paid_and_shipped(
          re.compile("Shipped")]
     )
     tab.screenshot("live-page.png")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    tab.screenshot("live-page-narrow.png")
 
 
 def test_shipping_an_unpaid_order_shows_the_refusal_next_to_that_order(tab: Tab) -> None:
@@ -165,6 +167,7 @@ def test_shipping_an_unpaid_order_shows_the_refusal_next_to_that_order(tab: Tab)
     )
     expect(tab.row(first).locator(".order-message")).to_be_hidden()
     expect(tab.row(unpaid).locator(".badge")).to_have_text("placed")
+    tab.screenshot("refusal.png")
 
     page = tab.open(f"/orders/{unpaid}")  # after a reload, the refusal is still there
     expect(page.locator("#order-message")).to_have_text(

@@ -4,6 +4,7 @@ One System for the module, with a small outbound queue (10 frames) so a slow rea
 overflows quickly, and a 1-second heartbeat so heartbeats show up without waiting.
 """
 
+import re
 import uuid
 
 import pytest
@@ -146,6 +147,26 @@ def test_a_slow_reader_is_closed_with_4008_while_others_keep_receiving(system: S
     with system.websocket(slow, after=received[-1]) as resumed:
         resumed.wait_for_event(lambda e: e["id"] == flood[-1])
     assert ids(resumed.events) == flood[len(received) :]
+
+
+def open_sockets(system: System) -> int:
+    metrics = requests.get(f"{system.base_url}/metrics", timeout=5).text
+    return int(float(re.search(r"^orderwire_websocket_connections (\S+)$", metrics, re.M)[1]))
+
+
+def test_a_reader_that_stopped_reading_is_let_go_after_the_send_deadline(system: System) -> None:
+    """Its loop blocks in a send to a full socket; the send's deadline (10 s) ends it, so
+    no thread or greenlet waits forever on a peer that will never read."""
+    stopped = system.new_session()
+    before = open_sockets(system)
+    stalled = RawWebSocket(system.port, cookie_of(stopped), origin=system.base_url)
+    try:
+        wait_for(lambda: open_sockets(system) == before + 1, what="the socket to be counted")
+        publish_notes(system.redis.url, [session_id_of(stopped)], 300, padding=2000)
+        wait_for(lambda: open_sockets(system) == before, timeout=45,
+                 what="the server to let go of the socket that stopped reading")
+    finally:
+        stalled.close()
 
 
 def test_a_foreign_origin_is_refused_with_403(system: System) -> None:

@@ -24,7 +24,8 @@ def test_placing_an_order_records_order_placed_with_the_total_as_version_1() -> 
     assert recorded.aggregate_id == ORDER_ID and recorded.aggregate_version == 1
     assert recorded.event.total == Decimal("19.00")
     assert recorded.event.data()["total"] == "19.00"
-    assert recorded.event.data()["lines"][0] == {"product": "tea", "quantity": 2, "unit_price": "3.50"}
+    first_line = recorded.event.data()["lines"][0]
+    assert first_line == {"product": "tea", "quantity": 2, "unit_price": "3.50"}
 
 
 def test_events_are_handed_over_once() -> None:

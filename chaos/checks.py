@@ -1,0 +1,164 @@
+"""After the storm: every promise checked against the database and the witnesses.
+
+1. Every accepted command reached a final status (and every 202 has its row).
+2. Each took effect exactly once: one order row per OrderPlaced and back; per order,
+   versions 1..n with n the order's version; per command, exactly the events its
+   outcome calls for (one domain event and one notification, or one verdict).
+3. Every committed event was published: `published_at` set, and seen by the tap
+   unless it was published while the tap was not subscribed; per order, the tap saw
+   first sightings in version order.
+4. No websocket missed an event of its session (after dropping duplicates by id),
+   except events that a `resync` told it to reload.
+"""
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from chaos.observers import EventTap, LiveListener
+from chaos.traffic import Sent
+from orderwire.db.tables import commands, events, orders
+
+ORDER_EVENT = {"PlaceOrder": "OrderPlaced", "PayOrder": "OrderPaid",
+               "ShipOrder": "OrderShipped", "CancelOrder": "OrderCancelled"}
+VERDICT = {"rejected": "CommandRejected", "failed": "CommandFailed"}
+BLIND_SLACK = 0.5  # seconds: a publish just before Redis died may never reach a subscriber
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def _epoch(moment: Any) -> float:
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
+
+
+def load(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        return {
+            "commands": [dict(r) for r in connection.execute(select(commands)).mappings()],
+            "orders": [dict(r) for r in connection.execute(select(orders)).mappings()],
+            "events": [dict(r) for r in connection.execute(
+                select(events).order_by(events.c.seq)).mappings()],
+        }
+
+
+def every_command_final(db: dict[str, Any], accepted: list[Sent]) -> Check:
+    by_key = {row["request_id"]: row for row in db["commands"]}
+    missing = [sent.key for sent in accepted if sent.key not in by_key]
+    unfinished = [row["request_id"] for row in db["commands"]
+                  if row["status"] in ("accepted", "running")]
+    statuses = Counter(row["status"] for row in db["commands"])
+    detail = (f"{len(accepted)} answered 202, {len(db['commands'])} recorded: "
+              + ", ".join(f"{status} {count}" for status, count in sorted(statuses.items())))
+    if missing:
+        detail += f"; 202 without a row: {missing[:3]}"
+    if unfinished:
+        detail += f"; unfinished: {unfinished[:3]}"
+    return Check("every accepted command is final", not missing and not unfinished, detail)
+
+
+def exactly_once(db: dict[str, Any]) -> Check:
+    problems: list[str] = []
+    placed = Counter(e["aggregate_id"] for e in db["events"] if e["type"] == "OrderPlaced")
+    order_rows = {row["order_id"]: row for row in db["orders"]}
+    problems += [f"order {o} placed {n} times" for o, n in placed.items() if n != 1]
+    problems += [f"order {o} has no OrderPlaced" for o in order_rows if o not in placed]
+    problems += [f"OrderPlaced {o} has no order row" for o in placed if o not in order_rows]
+    versions: dict[str, list[int]] = defaultdict(list)
+    for event in db["events"]:
+        if event["aggregate_id"] in order_rows:
+            versions[event["aggregate_id"]].append(event["aggregate_version"])
+    for order_id, row in order_rows.items():
+        seen = sorted(versions[order_id])
+        if seen != list(range(1, row["version"] + 1)):
+            problems.append(f"order {order_id}: versions {seen}, order at {row['version']}")
+    by_request: dict[str, Counter] = defaultdict(Counter)
+    for event in db["events"]:
+        by_request[event["request_id"]][event["type"]] += 1
+    for row in db["commands"]:
+        got = by_request.get(row["request_id"], Counter())
+        if row["status"] == "succeeded":
+            wanted = Counter({ORDER_EVENT[row["command"]]: 1, "NotificationCreated": 1})
+        else:
+            wanted = Counter({VERDICT[row["status"]]: 1}) if row["status"] in VERDICT else got
+        if got != wanted:
+            problems.append(f"{row['command']} {row['request_id']} ({row['status']}): {dict(got)}")
+    succeeded_places = sum(1 for row in db["commands"]
+                           if row["command"] == "PlaceOrder" and row["status"] == "succeeded")
+    if succeeded_places != len(order_rows):
+        problems.append(f"{succeeded_places} PlaceOrder succeeded, {len(order_rows)} orders")
+    detail = (f"{len(order_rows)} orders, {len(db['events'])} events, "
+              f"{len(db['commands'])} commands checked")
+    return Check("each command took effect exactly once", not problems,
+                 detail + ("; " + "; ".join(problems[:4]) if problems else ""))
+
+
+def every_event_published(db: dict[str, Any], tap: EventTap) -> Check:
+    unmarked = [e["event_id"] for e in db["events"] if e["published_at"] is None]
+    unseen, while_blind = [], 0
+    for event in db["events"]:
+        if event["event_id"] in tap.seen:
+            continue
+        published = _epoch(event["published_at"]) if event["published_at"] else None
+        if published is not None and any(start - BLIND_SLACK <= published <= end + BLIND_SLACK
+                                         for start, end in tap.blind):
+            while_blind += 1
+        else:
+            unseen.append(event["event_id"])
+    out_of_order = _out_of_order(tap)
+    detail = (f"{len(db['events']) - len(unmarked)}/{len(db['events'])} marked published; tap saw "
+              f"{len(tap.seen)} ({tap.duplicates} duplicates dropped, {while_blind} published "
+              f"while it was reconnecting, blind {sum(b - a for a, b in tap.blind):.2f} s)")
+    if unmarked:
+        detail += f"; unmarked: {unmarked[:3]}"
+    if unseen:
+        detail += f"; never seen: {unseen[:3]}"
+    if out_of_order:
+        detail += f"; out of order: {out_of_order[:3]}"
+    return Check("every committed event was published", not (unmarked or unseen or out_of_order),
+                 detail)
+
+
+def _out_of_order(tap: EventTap) -> list[str]:
+    last: dict[str, int] = {}
+    problems = []
+    for _event_id, aggregate_id, version in tap.order:
+        if version <= last.get(aggregate_id, 0):
+            problems.append(f"{aggregate_id} v{version} after v{last[aggregate_id]}")
+        last[aggregate_id] = max(version, last.get(aggregate_id, 0))
+    return problems
+
+
+def no_websocket_missed(db: dict[str, Any], listeners: dict[str, LiveListener]) -> Check:
+    missed, reloaded, expected_total, duplicates = [], 0, 0, 0
+    for session_id, listener in listeners.items():
+        duplicates += listener.duplicates
+        for event in db["events"]:
+            audience = event["audience"]
+            audience = audience if isinstance(audience, list) else json.loads(audience)
+            if session_id not in audience:
+                continue
+            expected_total += 1
+            if event["event_id"] in listener.received:
+                continue
+            occurred = _epoch(event["occurred_at"])
+            if any(resync >= occurred for resync in listener.resyncs):
+                reloaded += 1
+            else:
+                missed.append(event["event_id"])
+    resyncs = sum(len(listener.resyncs) for listener in listeners.values())
+    reconnects = sum(max(0, listener.connections - 1) for listener in listeners.values())
+    detail = (f"{expected_total - len(missed) - reloaded}/{expected_total} received live over "
+              f"{reconnects} reconnects; {reloaded} covered by {resyncs} resyncs; "
+              f"{duplicates} duplicates dropped")
+    if missed:
+        detail += f"; missed: {missed[:3]}"
+    return Check("no websocket missed an event", not missed, detail)

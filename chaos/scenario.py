@@ -1,0 +1,195 @@
+"""The storm, in order, under a steady stream of commands, then the checks.
+
+1. worker kills: SIGKILL a pool process (Celery replaces it), then the whole worker
+   (a new one is started), `worker_kills` times in all;
+2. Redis restarts: killed, down `redis_down` seconds, started empty on the same port
+   (no persistence: queued tasks, session histories and dedup markers are gone);
+3. a database outage of `db_outage` seconds (SQLite: an exclusive lock held from
+   outside; PostgreSQL: every table locked, then orderwire's connections killed);
+4. a relay crash between publishing and marking: with the relay stopped, a worker
+   whose fast path dies right after publishing leaves published-but-unmarked
+   events; a relay with the same fault publishes them again and dies before marking;
+   then a healthy relay publishes them a third time and marks them.
+Then the traffic stops, the system is given `settle_timeout` seconds to finish
+everything, and the checks run.
+"""
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from chaos import checks
+from chaos.observers import EventTap, LiveListener
+from chaos.system import RELAY_CRASH, SECRET_KEY, ChaosSystem, chaos_database
+from chaos.traffic import CommandStream, new_browser
+from orderwire.db.tables import commands, events
+from tests.waiting import wait_for
+
+
+@dataclass
+class ChaosOptions:
+    rate: float = 15.0
+    sessions: int = 6
+    worker_kills: int = 4
+    redis_restarts: int = 2
+    redis_down: float = 2.0
+    db_outage: float = 4.0
+    relay_crash: bool = True
+    pause: float = 3.0  # traffic alone between two faults
+    settle_timeout: float = 120.0
+    seed: int | None = None
+
+
+class Storm:
+    def __init__(self, system: ChaosSystem, options: ChaosOptions) -> None:
+        self.system = system
+        self.options = options
+        self.started = time.monotonic()
+        self.faults: list[tuple[float, str, str]] = []
+        self.engine = system.engine()
+
+    def note(self, fault: str, detail: str) -> None:
+        self.faults.append((round(time.monotonic() - self.started, 1), fault, detail))
+        print(f"  {self.faults[-1][0]:6.1f}s  {fault}: {detail}", flush=True)
+
+    def pause(self) -> None:
+        time.sleep(self.options.pause)
+
+    def worker_kills(self) -> None:
+        for index in range(self.options.worker_kills):
+            if index % 2 == 0:
+                pid = self.system.kill_worker_child()
+                self.note("worker", f"SIGKILL pool process {pid}")
+            else:
+                self.system.kill_worker()
+                name = self.system.replace_worker()
+                self.note("worker", f"SIGKILL whole worker; started {name}")
+            self.pause()
+
+    def redis_restarts(self) -> None:
+        for _ in range(self.options.redis_restarts):
+            self.system.restart_redis(self.options.redis_down)
+            self.note("redis", f"killed, down {self.options.redis_down:g} s, restarted empty")
+            self.pause()
+
+    def database_outage(self) -> None:
+        if self.options.db_outage > 0:
+            self.note("database", self.system.lock_database(self.options.db_outage))
+            self.pause()
+
+    def unpublished(self) -> int:
+        query = select(func.count()).select_from(events).where(events.c.published_at.is_(None))
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
+    def relay_crash(self) -> None:
+        if not self.options.relay_crash:
+            return
+        system = self.system
+        system.stop_relay()
+        system.kill_worker()
+        system.replace_worker(env=RELAY_CRASH)
+        wait_for(lambda: self.unpublished() > 0, timeout=60,
+                 what="a worker to die between publishing and marking")
+        backlog = self.unpublished()
+        system.kill_worker()
+        system.replace_worker()
+        self.note("relay", f"{backlog} events published but unmarked (worker died after publish)")
+        time.sleep(2.5)  # the relay only takes events older than its 2 s grace
+        system.start_relay(env=RELAY_CRASH)
+        code = system.wait_for_relay_exit(timeout=30)
+        self.note("relay", f"relay died between publishing and marking (exit {code})")
+        system.start_relay()
+        self.note("relay", "healthy relay started")
+        self.pause()
+
+    def settle(self) -> None:
+        unfinished = (select(func.count()).select_from(commands)
+                      .where(commands.c.status.in_(("accepted", "running"))))
+
+        def count(query: Any) -> int:
+            with self.engine.connect() as connection:
+                return connection.execute(query).scalar_one()
+
+        wait_for(lambda: count(unfinished) == 0, timeout=self.options.settle_timeout,
+                 interval=0.5, what="every command to finish")
+        wait_for(lambda: self.unpublished() == 0, timeout=30, interval=0.5,
+                 what="the outbox to empty")
+
+
+def run_chaos(options: ChaosOptions) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="orderwire-chaos-") as workdir, \
+            chaos_database(Path(workdir)) as database_url:
+        system = ChaosSystem(Path(workdir), database_url)
+        with system:
+            try:
+                return _run(system, options)
+            except BaseException:
+                system.dump_logs()
+                raise
+
+
+def _run(system: ChaosSystem, options: ChaosOptions) -> dict[str, Any]:
+    tap = EventTap(system.redis.url).start()
+    browsers = [new_browser(system.base_url, SECRET_KEY) for _ in range(options.sessions)]
+    listeners = {b.session_id: LiveListener(system.base_url, b.cookie).start() for b in browsers}
+    traffic = CommandStream(system.base_url, browsers, options.rate, seed=options.seed).start()
+    storm = Storm(system, options)
+    storm.pause()
+    storm.worker_kills()
+    storm.redis_restarts()
+    storm.database_outage()
+    storm.relay_crash()
+    traffic.stop()
+    storm.note("traffic", f"stopped after {len(traffic.sent)} commands")
+    storm.settle()
+    db = checks.load(storm.engine)
+    _wait_quietly(lambda: all(e["event_id"] in tap.seen for e in db["events"]), 5)
+    _wait_quietly(lambda: _listeners_caught_up(db, listeners), 10)
+    tap.stop()
+    for listener in listeners.values():
+        listener.stop()
+    results = [
+        checks.every_command_final(db, traffic.accepted),
+        checks.exactly_once(db),
+        checks.every_event_published(db, tap),
+        checks.no_websocket_missed(db, listeners),
+    ]
+    storm.engine.dispose()
+    return {
+        "database": "postgresql" if system.database_url.startswith("postgresql") else "sqlite",
+        "options": vars(options),
+        "seconds": round(time.monotonic() - storm.started, 1),
+        "commands_sent": len(traffic.sent),
+        "commands_accepted": len(traffic.accepted),
+        "not_accepted": [(s.key, s.path, s.status) for s in traffic.sent if s.status != 202],
+        "faults": storm.faults,
+        "checks": [vars(check) for check in results],
+        "passed": all(check.passed for check in results),
+    }
+
+
+def _listeners_caught_up(db: dict[str, Any], listeners: dict[str, LiveListener]) -> bool:
+    return checks.no_websocket_missed(db, listeners).passed
+
+
+def _wait_quietly(probe: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    print(f"\nchaos: {report['commands_accepted']} of {report['commands_sent']} commands "
+          f"accepted in {report['seconds']} s on {report['database']}; "
+          f"{len(report['faults'])} faults injected")
+    width = max(len(check["name"]) for check in report["checks"])
+    for check in report["checks"]:
+        verdict = "PASS" if check["passed"] else "FAIL"
+        print(f"  {check['name']:<{width}}  {verdict}  {check['detail']}")
+    if report["not_accepted"]:
+        print(f"  not accepted (never answered 202): {report['not_accepted'][:5]}")

@@ -1,0 +1,156 @@
+"""The system under chaos: the end-to-end harness plus the levers the faults pull.
+
+The sweeper runs on short clocks here (accepted after 2 s, running after 5 s) so
+that commands lost with a killed worker or a restarted Redis come back quickly.
+"""
+
+import os
+import signal
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from orderwire.config import _database_url
+from orderwire.db.engine import make_engine
+from tests.harness import BIN, System
+
+SECRET_KEY = "chaos-only-secret-key-" + "x" * 16
+CHAOS_ENV = {
+    "SECRET_KEY": SECRET_KEY,
+    "ORDERWIRE_SWEEP_ACCEPTED_AFTER": "2",
+    "ORDERWIRE_SWEEP_RUNNING_AFTER": "5",
+    "ORDERWIRE_RATE_LIMIT": "off",
+}
+RELAY_CRASH = {"ORDERWIRE_FAULTS": "relay.after_publish=crash"}
+APPLICATION_NAME = "orderwire-chaos"
+
+
+class ChaosSystem(System):
+    def __init__(self, workdir: Path, database_url: str, **kwargs: object) -> None:
+        super().__init__(workdir, database_url=database_url, env=dict(CHAOS_ENV), **kwargs)
+        self._workers = 0
+        self.worker_name = "worker"
+
+    # --- workers -----------------------------------------------------------------------
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker's whole process group: main process and pool children."""
+        self.stop_process(self.worker_name, signal.SIGKILL)
+
+    def kill_worker_child(self) -> int | None:
+        """SIGKILL one pool process; Celery's main process replaces it. Returns its pid."""
+        main = psutil.Process(self.processes[self.worker_name].pid)
+        children = main.children()
+        if not children:
+            return None
+        children[0].send_signal(signal.SIGKILL)
+        return children[0].pid
+
+    def replace_worker(self, env: dict[str, str] | None = None) -> str:
+        """Start a new worker (with extra `env`), under a new name so its log is its own."""
+        self._workers += 1
+        self.worker_name = f"worker-{self._workers}"
+        argv = [
+            str(BIN / "celery"), "--app", "worker.celery_app", "worker", "--loglevel", "INFO",
+            "--concurrency", str(self.worker_concurrency), "--hostname", f"{self.worker_name}@%h",
+            "--without-mingle", "--without-gossip",
+        ]
+        self._spawn(self.worker_name, argv, env)
+        self.wait_for_worker(self.worker_name)
+        return self.worker_name
+
+    # --- the relay ---------------------------------------------------------------------
+
+    def stop_relay(self) -> None:
+        self.stop_process("relay")
+
+    def start_relay(self, env: dict[str, str] | None = None) -> None:
+        self._spawn("relay", [str(BIN / "orderwire"), "relay"], env)
+
+    def wait_for_relay_exit(self, timeout: float) -> int | None:
+        """The relay's exit code, or None if it is still running after `timeout`."""
+        process = self.processes["relay"]
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            self.processes.pop("relay")
+        return process.poll()
+
+    # --- Redis and the database ----------------------------------------------------------
+
+    def restart_redis(self, down_seconds: float) -> None:
+        """Kill Redis like a crash (nothing saved), then start an empty one on the same port."""
+        self.redis.kill()
+        time.sleep(down_seconds)
+        self.redis.start()
+
+    def engine(self) -> Engine:
+        return make_engine(self.database_url)
+
+    def lock_database(self, seconds: float) -> str:
+        """Make the database unavailable for `seconds`; returns how."""
+        if self.database_url.startswith("sqlite"):
+            return _lock_sqlite(make_url(self.database_url).database or "", seconds)
+        return _lock_postgres(self.database_url, seconds)
+
+
+def _lock_sqlite(path: str, seconds: float) -> str:
+    # An exclusive lock held from outside: every writer waits (busy_timeout) until it ends.
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        connection.execute("BEGIN EXCLUSIVE")
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+    return f"SQLite BEGIN EXCLUSIVE held {seconds:g} s"
+
+
+def _lock_postgres(url: str, seconds: float) -> str:
+    # Every table locked (reads wait too), then every orderwire connection terminated
+    # while the lock is still held, so the pools must reconnect once it is released.
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as locker:
+        locker.execute(text("BEGIN"))
+        locker.execute(text("LOCK TABLE commands, orders, events, notifications "
+                            "IN ACCESS EXCLUSIVE MODE"))
+        time.sleep(seconds)
+        terminated = locker.execute(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE application_name = :name AND pid <> pg_backend_pid()"),
+            {"name": APPLICATION_NAME},
+        ).scalar_one()
+        locker.execute(text("ROLLBACK"))
+    engine.dispose()
+    return f"PostgreSQL tables locked {seconds:g} s, then {terminated} connections terminated"
+
+
+@contextmanager
+def chaos_database(workdir: Path) -> Iterator[str]:
+    """SQLite under `workdir`, or a private schema of the PostgreSQL in DATABASE_URL whose
+    connections carry an application name the outage can find them by."""
+    configured = os.environ.get("DATABASE_URL")
+    if not configured or configured.startswith("sqlite"):
+        yield f"sqlite:///{workdir / 'orderwire.db'}"
+        return
+    base = _database_url({"DATABASE_URL": configured})
+    schema = f"chaos_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield (f"{base}{separator}options=-csearch_path%3D{schema}"
+               f"&application_name={APPLICATION_NAME}")
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
