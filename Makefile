@@ -30,5 +30,17 @@ migrate: $(STAMP)
 tail: $(STAMP)
 	$(BIN)/orderwire tail
 
+$(VENV)/.bench-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# orderwire vs bare Celery, then 5,000 websockets on one web process (docs/benchmarks.md).
+bench: $(VENV)/.bench-stamp
+	$(BIN)/python -m bench all $(BENCH_ARGS)
+
+# Faults under load, then every promise checked (docs/chaos.md); exits 1 if one breaks.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

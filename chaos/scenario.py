@@ -100,10 +100,10 @@ class Storm:
         system.replace_worker()
         self.note("relay", f"{backlog} events published but unmarked (worker died after publish)")
         time.sleep(2.5)  # the relay only takes events older than its 2 s grace
-        system.start_relay(env=RELAY_CRASH)
+        system.launch_relay(env=RELAY_CRASH)
         code = system.wait_for_relay_exit(timeout=30)
         self.note("relay", f"relay died between publishing and marking (exit {code})")
-        system.start_relay()
+        system.launch_relay()
         self.note("relay", "healthy relay started")
         self.pause()
 

@@ -71,7 +71,7 @@ class ChaosSystem(System):
     def stop_relay(self) -> None:
         self.stop_process("relay")
 
-    def start_relay(self, env: dict[str, str] | None = None) -> None:
+    def launch_relay(self, env: dict[str, str] | None = None) -> None:
         self._spawn("relay", [str(BIN / "orderwire"), "relay"], env)
 
     def wait_for_relay_exit(self, timeout: float) -> int | None:

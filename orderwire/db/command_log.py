@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from orderwire.db.engine import utcnow
@@ -77,12 +77,16 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
     return created, True
 
 
+# Read for every command by the web and twice by the worker: built once, because building
+# the statement per call cost several times what running it does (docs/benchmarks.md).
+GET = select(commands).where(commands.c.request_id == bindparam("request_id"))
+GET_LOCKED = GET.with_for_update()
+
+
 def get(connection: Connection, request_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    query = select(commands).where(commands.c.request_id == request_id)
-    if lock:
-        query = query.with_for_update()
-    row = connection.execute(query).mappings().first()
-    return dict(row) if row else None
+    row = connection.execute(GET_LOCKED if lock else GET, {"request_id": request_id})
+    found = row.mappings().first()
+    return dict(found) if found else None
 
 
 def start_attempt(connection: Connection, request_id: str) -> int | None:

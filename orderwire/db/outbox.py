@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, exists, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
 from domain.events import Event
@@ -30,6 +30,16 @@ class OutboxEvent:
     audience: tuple[str, ...]
     envelope: str
     request_id: str | None = None
+
+
+# Statements on the hot path are built once: building one per call (and its cache key)
+# cost more of a worker's CPU than running it (docs/benchmarks.md, "What was changed").
+INSERT_EVENT = events.insert()
+MARK_PUBLISHED = (
+    update(events)
+    .where(events.c.event_id.in_(bindparam("event_ids", expanding=True)))
+    .values(published_at=bindparam("published_at"))
+)
 
 
 def append(
@@ -56,16 +66,17 @@ def append(
     )
     audience = tuple(sorted(set(audience)))
     connection.execute(
-        events.insert().values(
-            event_id=event_id,
-            type=event.name,
-            aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version,
-            request_id=request_id,
-            audience=list(audience),
-            envelope=envelope,
-            occurred_at=occurred_at,
-        )
+        INSERT_EVENT,
+        {
+            "event_id": event_id,
+            "type": event.name,
+            "aggregate_id": aggregate_id,
+            "aggregate_version": aggregate_version,
+            "request_id": request_id,
+            "audience": list(audience),
+            "envelope": envelope,
+            "occurred_at": occurred_at,
+        },
     )
     return OutboxEvent(event_id, event.name, aggregate_id, audience, envelope, request_id)
 
@@ -87,25 +98,33 @@ _COLUMNS = (
 )
 
 
-def claim_own(connection: Connection, event_ids: list[str]) -> list[OutboxEvent]:
-    """The fast path's share: these still-unpublished events, unless an earlier event of the
-    same aggregate is still waiting (then the relay publishes them all, in order)."""
+def _claim_own_query() -> Select:
     earlier = aliased(events)
+    own = bindparam("event_ids", expanding=True)
     waiting_before = exists().where(
         and_(
             earlier.c.aggregate_id == events.c.aggregate_id,
             earlier.c.published_at.is_(None),
             earlier.c.seq < events.c.seq,
-            earlier.c.event_id.not_in(event_ids),
+            earlier.c.event_id.not_in(own),
         )
     )
-    query = (
+    return (
         select(*_COLUMNS)
-        .where(events.c.event_id.in_(event_ids), events.c.published_at.is_(None), ~waiting_before)
+        .where(events.c.event_id.in_(own), events.c.published_at.is_(None), ~waiting_before)
         .order_by(events.c.seq)
         .with_for_update(skip_locked=True)
     )
-    return [_as_outbox_event(row) for row in connection.execute(query)]
+
+
+CLAIM_OWN = _claim_own_query()  # built once, like INSERT_EVENT above
+
+
+def claim_own(connection: Connection, event_ids: list[str]) -> list[OutboxEvent]:
+    """The fast path's share: these still-unpublished events, unless an earlier event of the
+    same aggregate is still waiting (then the relay publishes them all, in order)."""
+    rows = connection.execute(CLAIM_OWN, {"event_ids": list(event_ids)})
+    return [_as_outbox_event(row) for row in rows]
 
 
 def claim_unpublished(
@@ -126,7 +145,7 @@ def claim_unpublished(
 def mark_published(connection: Connection, event_ids: list[str]) -> None:
     if event_ids:
         connection.execute(
-            update(events).where(events.c.event_id.in_(event_ids)).values(published_at=utcnow())
+            MARK_PUBLISHED, {"event_ids": list(event_ids), "published_at": utcnow()}
         )
 
 

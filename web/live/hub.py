@@ -89,6 +89,11 @@ class LiveHub:
                         first, delay = False, 0.1
                     elif message["type"] == "message":
                         self._dispatch(message["data"])
+                        # Let the sockets' loops drain their queues before the next message:
+                        # redis-py hands over buffered messages without blocking, and under
+                        # gevent nothing else would run until the buffer is empty, so a burst
+                        # could fill the queue of a reader that is not slow at all.
+                        time.sleep(0)
             except Exception:
                 # Whatever broke (redis-py also raises ValueError on a socket closed under
                 # it), this thread must survive it: without it no page gets live events.

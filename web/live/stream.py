@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+import redis
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
@@ -185,6 +186,11 @@ def stream(ws: Any) -> None:
         ).run(request.args.get("after") or None)
     except ConnectionClosed:
         pass
+    except redis.RedisError:
+        # The history is out of reach: the page reconnects later and resumes where it was.
+        log.warning("live history unavailable; closing the websocket", exc_info=True)
+        with contextlib.suppress(ConnectionClosed, OSError):
+            ws.close(CLOSE_TRY_AGAIN_LATER, "live events are unavailable")
     except OSError:
         # A send missed its deadline or the peer vanished: the byte stream may end mid-frame,
         # so no close frame can follow. Drop the connection; the reader thread ends with it.
