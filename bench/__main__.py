@@ -1,4 +1,4 @@
-"""`python -m bench [commands|fanout|all] [options]`: see bench/__init__.py and docs/benchmarks.md."""
+"""`python -m bench [commands|fanout|all] [options]`: see docs/benchmarks.md."""
 
 import argparse
 import sys
@@ -23,7 +23,7 @@ def _commands(args: argparse.Namespace, out: Path) -> None:
         runs=args.runs, duration=args.duration, rate=args.rate, concurrency=args.concurrency,
         worker_concurrency=args.worker_concurrency, replays=args.replays,
     )
-    results = run_commands_benchmark(options, {**BENCH_ENV, "LOG_LEVEL": args.log_level})
+    results = run_commands_benchmark(options, BENCH_ENV, web_log_level=args.log_level)
     name = stem("commands")
     results["command_line"] = args.command_line
     json_path = write_json(results, out, name)
@@ -39,7 +39,7 @@ def _fanout(args: argparse.Namespace, out: Path) -> None:
         clients=args.clients, client_processes=args.client_processes, events=args.events,
         stream_rate=args.stream_rate, hold_seconds=args.hold,
     )
-    results = run_fanout_benchmark(options, {**BENCH_ENV, "LOG_LEVEL": args.log_level})
+    results = run_fanout_benchmark(options, BENCH_ENV, web_log_level=args.log_level)
     results["command_line"] = args.command_line
     json_path = write_json(results, out, stem("fanout"))
     print_fanout_table(results)
@@ -48,9 +48,11 @@ def _fanout(args: argparse.Namespace, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("mode", nargs="?", default="commands", choices=["commands", "fanout", "all"])
+    parser.add_argument("mode", nargs="?", default="commands",
+                        choices=["commands", "fanout", "all"])
     parser.add_argument("--out", default="bench-results", help="where JSON and PNG go")
-    parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the system under test")
+    parser.add_argument("--log-level", default="INFO",
+                        help="LOG_LEVEL of the web process (workers stay at INFO)")
     commands = parser.add_argument_group("commands mode")
     commands.add_argument("--runs", type=int, default=3)
     commands.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
@@ -62,10 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     fanout = parser.add_argument_group("fanout mode")
     fanout.add_argument("--clients", type=int, default=5000)
     fanout.add_argument("--client-processes", type=int, default=4)
-    fanout.add_argument("--events", type=int, default=10, help="broadcast events to everyone")
+    fanout.add_argument("--events", type=int, default=5, help="broadcast events to everyone")
     fanout.add_argument("--stream-rate", type=float, default=200.0,
                         help="events/s of the per-session stream")
-    fanout.add_argument("--hold", type=float, default=20.0, help="seconds the clients stay idle")
+    fanout.add_argument("--hold", type=float, default=16.0,
+                        help="seconds the clients stay idle (past the 15 s heartbeat)")
     args = parser.parse_args(argv)
     args.command_line = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out)

@@ -177,18 +177,21 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_commands_benchmark(options: CommandsOptions, env: dict[str, str]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="orderwire-bench-") as workdir:
-        with private_database(Path(workdir)) as database_url:
-            system = BenchSystem(Path(workdir), database_url=database_url,
-                                 worker_concurrency=options.worker_concurrency, env=env)
-            with system:
-                system.start_noop_worker(options.worker_concurrency)
-                runs = asyncio.run(CommandsBenchmark(system, options).run())
+def run_commands_benchmark(options: CommandsOptions, env: dict[str, str], *,
+                           web_log_level: str = "INFO") -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="orderwire-bench-") as workdir, \
+            private_database(Path(workdir)) as database_url:
+        system = BenchSystem(Path(workdir), database_url=database_url,
+                             worker_concurrency=options.worker_concurrency, env=env,
+                             web_log_level=web_log_level)
+        with system:
+            system.start_noop_worker(options.worker_concurrency)
+            runs = asyncio.run(CommandsBenchmark(system, options).run())
     return {
         "mode": "commands",
         "database": database_kind(database_url),
         "options": vars(options),
+        "web_log_level": web_log_level,
         "runs": runs,
         "summary": summarise(runs),
     }

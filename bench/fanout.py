@@ -43,9 +43,9 @@ SECRET_KEY = "bench-only-secret-key-" + "x" * 16
 class FanoutOptions:
     clients: int = 5000
     client_processes: int = 4
-    events: int = 10
+    events: int = 5
     stream_rate: float = 200.0
-    hold_seconds: float = 20.0
+    hold_seconds: float = 16.0
 
 
 def _session_id(cookie_value: str) -> str:
@@ -203,16 +203,18 @@ class Fanout:
             process.join(30)
 
 
-def run_fanout_benchmark(options: FanoutOptions, env: dict[str, str]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="orderwire-fanout-") as workdir:
-        with private_database(Path(workdir)) as database_url:
-            system = BenchSystem(
-                Path(workdir), database_url=database_url,
-                env={**env, "SECRET_KEY": SECRET_KEY, "WEB_CONCURRENCY": "1",
-                     "ORDERWIRE_WEBSOCKET_QUEUE": "1000"},
-            )
-            with system:
-                return _run(system, options)
+def run_fanout_benchmark(options: FanoutOptions, env: dict[str, str], *,
+                         web_log_level: str = "INFO") -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="orderwire-fanout-") as workdir, \
+            private_database(Path(workdir)) as database_url:
+        system = BenchSystem(
+            Path(workdir), database_url=database_url,
+            env={**env, "SECRET_KEY": SECRET_KEY, "WEB_CONCURRENCY": "1",
+                 "ORDERWIRE_WEBSOCKET_QUEUE": "1000"},
+            web_log_level=web_log_level,
+        )
+        with system:
+            return _run(system, options)
 
 
 def _rss_mib(system: BenchSystem) -> float:
@@ -247,6 +249,7 @@ def _run(system: BenchSystem, options: FanoutOptions) -> dict[str, Any]:
     return {
         "mode": "fanout",
         "options": vars(options),
+        "web_log_level": system.web_log_level,
         "clients": options.clients,
         "warm_up_requests": warm,
         "connect_seconds": round(connect_seconds, 1),

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 import redis
@@ -22,7 +23,19 @@ from tests.harness import BIN, System
 
 
 class BenchSystem(System):
-    """orderwire's processes and, beside them, a bare Celery worker for the baseline."""
+    """orderwire's processes and, beside them, a bare Celery worker for the baseline.
+
+    `web_log_level` is the web process's LOG_LEVEL only: the harness knows a worker is
+    ready by its INFO line, so the workers keep INFO."""
+
+    def __init__(self, *args: Any, web_log_level: str = "INFO", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.web_log_level = web_log_level
+
+    def start_web(self, name: str = "web", port: int | None = None) -> None:
+        argv = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "web:create_app()"]
+        env = {"LOG_LEVEL": self.web_log_level, **({"PORT": str(port)} if port else {})}
+        self._spawn(name, argv, env)
 
     def start_noop_worker(self, concurrency: int) -> None:
         argv = [

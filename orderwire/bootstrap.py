@@ -20,6 +20,7 @@ from orderwire.bus import MessageBus
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
 from orderwire.db.outbox import OutboxEvent
+from orderwire.delivery_sweeper import DeliverySweeper
 from orderwire.messaging.publisher import RedisEventPublisher
 from orderwire.messaging.relay import OutboxRelay
 from orderwire.metrics import MetricsRecorder
@@ -49,6 +50,7 @@ class Orderwire:
     pipeline: Step
     after_commit_subscribers: dict[str, list[Any]] = field(default_factory=dict)
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
+    delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
 
     def execute(self, request_id: str) -> Outcome:
         """Run one accepted command through the pipeline (what a worker task does)."""
@@ -127,6 +129,7 @@ def bootstrap(
         queue=queue,
         relay=relay,
         sweeper=sweeper,
+        delivery_sweeper=DeliverySweeper(engine, queue.enqueue_subscriber, subscribers_by_type),
         pipeline=pipeline,
         after_commit_subscribers=subscribers_by_type,
         metrics=metrics,

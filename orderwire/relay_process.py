@@ -1,6 +1,6 @@
-"""The `relay` process: publishes the outbox backlog and sweeps stale commands, in a loop.
+"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop.
 
-Both jobs keep a promise when something else broke (Redis was down at commit, a
+Each job keeps a promise when something else broke (Redis was down at commit, a
 message was lost), so they run apart from the web and the workers, and stop
 cleanly on SIGTERM or Ctrl-C between two rounds.
 """
@@ -9,10 +9,28 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from orderwire.bootstrap import Orderwire
 
 log = logging.getLogger("orderwire.relay")
+
+
+class Every:
+    """A job run at most once per `seconds`; its failures are logged, never raised."""
+
+    def __init__(self, seconds: float, job: Callable[[], object], name: str) -> None:
+        self.seconds, self.job, self.name = seconds, job, name
+        self.due = 0.0
+
+    def run_if_due(self) -> None:
+        if time.monotonic() < self.due:
+            return
+        try:
+            self.job()
+        except Exception:
+            log.warning("%s failed; retrying", self.name, exc_info=True)
+        self.due = time.monotonic() + self.seconds
 
 
 def run_relay(
@@ -21,9 +39,14 @@ def run_relay(
     stop: threading.Event | None = None,
     interval: float = 0.2,
     sweep_every: float = 5.0,
+    delivery_sweep_every: float = 60.0,
 ) -> None:
     stop = stop or _stop_on_signals()
-    next_sweep = 0.0
+    periodic = [Every(sweep_every, services.sweeper.sweep, "command sweep")]
+    if services.delivery_sweeper is not None:
+        periodic.append(
+            Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
+        )
     backoff = interval
     log.info("relay started", extra={"event": "relay.started"})
     while not stop.is_set():
@@ -34,12 +57,8 @@ def run_relay(
         except Exception:
             log.warning("relay round failed; retrying", exc_info=True)
             backoff = min(backoff * 2, 5.0)
-        if time.monotonic() >= next_sweep:
-            try:
-                services.sweeper.sweep()
-            except Exception:
-                log.warning("sweep failed; retrying", exc_info=True)
-            next_sweep = time.monotonic() + sweep_every
+        for job in periodic:
+            job.run_if_due()
         if published < services.relay.batch_size:
             stop.wait(backoff)
     log.info("relay stopped", extra={"event": "relay.stopped"})

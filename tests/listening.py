@@ -41,5 +41,14 @@ class PatternListener:
             self.drain(0.2)
         return self.received
 
+    def wait_for_copies(self, wanted: set[str], copies: int, timeout: float = 15) -> None:
+        """Until each wanted id has arrived `copies` times (at least once means maybe more)."""
+        deadline = time.monotonic() + timeout
+        while any(self.ids().count(event_id) < copies for event_id in wanted):
+            if time.monotonic() > deadline:
+                counts = {event_id: self.ids().count(event_id) for event_id in wanted}
+                raise AssertionError(f"wanted {copies} copies of each; got {counts}")
+            self.drain(0.2)
+
     def close(self) -> None:
         self.pubsub.close()

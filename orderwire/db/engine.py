@@ -1,5 +1,6 @@
 """Engines: one per process, made by bootstrap, never at import time."""
 
+import random
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,9 +48,14 @@ def _sqlite_engine(database_url: str) -> Engine:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL lets the web read while a worker writes; busy_timeout waits for the writer.
+        # WAL lets the web read while a worker writes. Waiting for the writer is done by
+        # _wait_for_write_lock below, not by SQLite's busy handler: that one sleeps in C,
+        # which under gevent stops every greenlet of the web process (every request and
+        # websocket, not only the one that waits), and it backs off to 25-100 ms naps
+        # while the lock is free again within a millisecond or two. The short busy_timeout
+        # only covers the rare reader that meets a WAL checkpoint.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -61,23 +67,31 @@ def _sqlite_engine(database_url: str) -> Engine:
             return
         # A writing transaction takes the write lock up front: a deferred transaction that
         # upgrades from read to write fails with "database is locked" instead of waiting.
-        _retry_locked(lambda: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+        _wait_for_write_lock(lambda: connection.exec_driver_sql("BEGIN IMMEDIATE"))
 
     return engine
 
 
-def _retry_locked(action, attempts: int = 5):  # type: ignore[no-untyped-def]
+BUSY_TIMEOUT_MS = 2
+WRITE_LOCK_TIMEOUT = 30.0  # seconds a writer waits for SQLite's lock before giving up
+
+
+def _wait_for_write_lock(action, timeout: float = WRITE_LOCK_TIMEOUT):  # type: ignore[no-untyped-def]
+    """Retry `action` while the database is locked, napping 1-5 ms in Python between tries
+    (time.sleep yields to other greenlets under gevent), for up to `timeout` seconds."""
     import sqlite3
 
-    for attempt in range(attempts):
+    deadline = time.monotonic() + timeout
+    nap = 0.001
+    while True:
         try:
             return action()
         except Exception as error:
             locked = isinstance(getattr(error, "orig", error), sqlite3.OperationalError)
-            if not locked or "locked" not in str(error) or attempt == attempts - 1:
+            if not locked or "locked" not in str(error) or time.monotonic() > deadline:
                 raise
-            time.sleep(0.05 * (attempt + 1))
-    return None
+            time.sleep(nap * (0.5 + random.random()))
+            nap = min(nap * 2, 0.005)
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -96,6 +96,8 @@ events = Table(
         sqlite_where=Column("published_at").is_(None),
     ),
     Index("ix_events_aggregate_id_seq", "aggregate_id", "seq"),
+    # The delivery sweeper looks for recent events of the types that have subscribers.
+    Index("ix_events_type_occurred_at", "type", "occurred_at"),
 )
 
 # What after-commit subscribers have handled: at most once per event and subscriber.

@@ -1,8 +1,11 @@
-"""Helpers for the event tests: an orderwire wired to the test database and a given Redis, a
-PSUBSCRIBE client like any other service's, and the outbox's publication state."""
+"""Helpers for the event tests: an orderwire wired to the test database and a given Redis
+(up, down or hanging), commands run as a worker runs them, a PSUBSCRIBE client like any
+other service's, and the outbox's publication state."""
 
 import socket
 import threading
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -12,14 +15,23 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.db.tables import events
 from orderwire.local_redis import free_port
+from orderwire.messaging.relay import OutboxRelay
+from orderwire.pipeline.execution import Outcome
 from tests.listening import PatternListener
+from tests.recorded_commands import place_order_payload, record_command
+from tests.waiting import wait_for
 
 __all__ = [
     "HangingRedis",
     "PatternListener",
+    "a_session",
     "closed_redis_url",
     "orderwire_on",
+    "place",
     "publication",
+    "publish_backlog_until_published",
+    "relay_now",
+    "run_command",
     "unpublished_ids",
 ]
 
@@ -66,6 +78,38 @@ def unpublished_ids(engine: Engine) -> list[str]:
                 .order_by(events.c.seq)
             ).scalars()
         )
+
+
+def a_session() -> str:
+    return f"s-{uuid.uuid4().hex[:12]}"
+
+
+def run_command(services: Orderwire, command: str, payload: dict, session: str) -> Outcome:
+    """Record a command as the web does, then run it as a worker does."""
+    request_id = record_command(services.engine, command, payload, session_id=session)
+    return services.execute(request_id)
+
+
+def place(services: Orderwire, session: str) -> tuple[str, list[str]]:
+    """Place an order; (its id, the ids of the events it set off)."""
+    order_id = str(uuid.uuid4())
+    outcome = run_command(services, "PlaceOrder", place_order_payload(order_id), session)
+    assert outcome.status == "succeeded", outcome
+    return order_id, outcome.event_ids
+
+
+def relay_now(services: Orderwire) -> OutboxRelay:
+    """The bootstrap's publishing, without the grace the real relay leaves the fast path."""
+    return OutboxRelay(services.engine, services.relay.publish, grace=timedelta(0))
+
+
+def publish_backlog_until_published(relay: OutboxRelay, engine: Engine, ids: list[str]) -> None:
+    # Another test session on the same PostgreSQL may hold the relay's advisory lock for a moment.
+    wait_for(
+        lambda: relay.publish_backlog() >= 0 and all(publication(engine, ids).values()),
+        timeout=20,
+        what="the relay to publish the backlog",
+    )
 
 
 class HangingRedis:

@@ -1,6 +1,6 @@
 """The transactional outbox on a real database (SQLite and PostgreSQL) and a real Redis: every
 event is stored with its command, published right after commit when Redis is up, and published
-later by the relay when it was not: at least once, in commit order per order."""
+later by the relay when it was not, at least once. Per-order order: test_outbox_order.py."""
 
 import json
 import os
@@ -8,13 +8,12 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 
 from domain.events import OrderShipped
 from orderwire import registry
@@ -28,9 +27,14 @@ from orderwire.pipeline.retries import RetryPolicy
 from tests.integration.event_helpers import (
     HangingRedis,
     PatternListener,
+    a_session,
     closed_redis_url,
     orderwire_on,
+    place,
     publication,
+    publish_backlog_until_published,
+    relay_now,
+    run_command,
     unpublished_ids,
 )
 from tests.recorded_commands import place_order_payload, record_command, stored_events
@@ -39,36 +43,6 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def a_session() -> str:
-    return f"s-{uuid.uuid4().hex[:12]}"
-
-
-def run_command(services, command: str, payload: dict, session: str):  # type: ignore[no-untyped-def]
-    request_id = record_command(services.engine, command, payload, session_id=session)
-    return services.execute(request_id)
-
-
-def place(services, session: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
-    order_id = str(uuid.uuid4())
-    outcome = run_command(services, "PlaceOrder", place_order_payload(order_id), session)
-    assert outcome.status == "succeeded", outcome
-    return order_id, outcome.event_ids
-
-
-def relay_now(services) -> OutboxRelay:  # type: ignore[no-untyped-def]
-    """The bootstrap's publishing, without the grace the real relay leaves the fast path."""
-    return OutboxRelay(services.engine, services.relay.publish, grace=timedelta(0))
-
-
-def publish_backlog_until_published(relay: OutboxRelay, engine: Engine, ids: list[str]) -> None:
-    # Another test session on the same PostgreSQL may hold the relay's advisory lock for a moment.
-    wait_for(
-        lambda: relay.publish_backlog() >= 0 and all(publication(engine, ids).values()),
-        timeout=20,
-        what="the relay to publish the backlog",
-    )
 
 
 def backdate(engine: Engine, ids: list[str], by: timedelta = timedelta(minutes=1)) -> None:
@@ -263,12 +237,8 @@ def test_a_relay_killed_between_publishing_and_marking_publishes_again_and_loses
         healthy.terminate()
         assert healthy.wait(timeout=30) == 0
 
-    def seen_twice() -> bool:
-        counts = Counter(listener.drain(0.2) and listener.ids())
-        return all(counts[event_id] == 2 for event_id in ids)
-
-    wait_for(seen_twice, timeout=15, what="every event a second time")
-    assert set(ids) <= set(listener.ids())
+    listener.wait_for_copies(set(ids), copies=2)
+    assert all(listener.ids().count(event_id) == 2 for event_id in ids)
     # The session's history keeps one entry per event although each was published twice.
     assert redis_client.xlen(session_stream(session)) == len(ids)
 
@@ -297,117 +267,6 @@ def test_a_hanging_redis_does_not_keep_other_commands_from_committing(
     assert publication(engine, stuck_ids) == {event_id: False for event_id in stuck_ids}
 
 
-# --- per-order order ---------------------------------------------------------------------------
-
-
-def test_the_fast_path_defers_to_the_relay_while_an_earlier_event_of_the_order_waits(
-    engine: Engine, database_url: str, redis_server, listener
-) -> None:
-    up, down, session = (
-        orderwire_on(engine, database_url, redis_server.url),
-        orderwire_on(engine, database_url, closed_redis_url()),
-        a_session(),
-    )
-    order_id, _ = place(up, session)
-    paid = run_command(down, "PayOrder", {"order_id": order_id}, session)
-    shipped = run_command(up, "ShipOrder", {"order_id": order_id}, session)
-    assert paid.status == shipped.status == "succeeded"
-
-    order_paid, paid_note = paid.event_ids
-    order_shipped, shipped_note = shipped.event_ids
-    # The notification is its own aggregate with nothing waiting: the fast path sent it.
-    listener.wait_for_ids({shipped_note})
-    assert publication(engine, shipped.event_ids) == {order_shipped: False, shipped_note: True}
-    assert order_shipped not in listener.ids()
-
-    publish_backlog_until_published(relay_now(up), engine, [order_paid, paid_note, order_shipped])
-    listener.wait_for_ids({order_paid, order_shipped})
-    versions = [e["aggregate_version"] for e in listener.received if e["aggregate_id"] == order_id]
-    assert versions == [1, 2, 3]
-
-
-def test_claim_own_takes_only_unpublished_events_with_nothing_waiting_before_them(
-    engine: Engine, database_url: str
-) -> None:
-    down = orderwire_on(engine, database_url, closed_redis_url())
-    order_id, placed_ids = place(down, a_session())
-    paid = run_command(down, "PayOrder", {"order_id": order_id}, a_session())
-
-    with engine.begin() as connection:
-        claimed = outbox.claim_own(connection, paid.event_ids)
-    assert [event.type for event in claimed] == ["NotificationCreated"]
-
-    with engine.begin() as connection:
-        claimed = outbox.claim_own(connection, [*placed_ids, *paid.event_ids])
-        assert [event.type for event in claimed] == [
-            "OrderPlaced", "NotificationCreated", "OrderPaid", "NotificationCreated"
-        ]
-        outbox.mark_published(connection, [event.event_id for event in claimed])
-    with engine.begin() as connection:
-        assert outbox.claim_own(connection, paid.event_ids) == []
-
-
-def _insert_event(connection, *, seq: int, aggregate_id: str, version: int) -> str:  # type: ignore[no-untyped-def]
-    stored = outbox.append(
-        connection,
-        OrderShipped(order_id=aggregate_id),
-        aggregate_id=aggregate_id,
-        aggregate_version=version,
-        request_id=None,
-        audience=[],
-    )
-    connection.execute(update(events).where(events.c.event_id == stored.event_id).values(seq=seq))
-    return stored.event_id
-
-
-def test_an_event_committed_late_with_a_lower_seq_is_still_published(
-    engine: Engine, database_url: str, redis_server, listener
-) -> None:
-    relay = relay_now(orderwire_on(engine, database_url, redis_server.url))
-    base = 10**12 + uuid.uuid4().int % 10**9  # far above anything the sequence hands out
-    with engine.begin() as connection:
-        later = _insert_event(connection, seq=base + 2, aggregate_id=str(uuid.uuid4()), version=1)
-    publish_backlog_until_published(relay, engine, [later])
-
-    with engine.begin() as connection:  # committed now, but numbered before `later`
-        earlier = _insert_event(connection, seq=base + 1, aggregate_id=str(uuid.uuid4()), version=1)
-    publish_backlog_until_published(relay, engine, [earlier])
-
-    assert listener.wait_for_ids({later, earlier})
-    with engine.connect() as connection:
-        seqs = dict(
-            connection.execute(
-                select(events.c.event_id, events.c.seq).where(
-                    events.c.event_id.in_([later, earlier])
-                )
-            ).all()
-        )
-    assert seqs[earlier] < seqs[later]
-
-
-def test_a_transaction_that_took_its_seq_first_but_commits_last_is_not_skipped(
-    engine: Engine, database_url: str, redis_server, listener
-) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: no transaction can commit out of seq order")
-    relay = relay_now(orderwire_on(engine, database_url, redis_server.url))
-    with engine.connect() as slow:
-        transaction = slow.begin()
-        early = outbox.append(
-            slow, OrderShipped(order_id="x"), aggregate_id=str(uuid.uuid4()),
-            aggregate_version=1, request_id=None, audience=[],
-        )
-        with engine.begin() as fast:
-            late = outbox.append(
-                fast, OrderShipped(order_id="y"), aggregate_id=str(uuid.uuid4()),
-                aggregate_version=1, request_id=None, audience=[],
-            )
-        publish_backlog_until_published(relay, engine, [late.event_id])
-        transaction.commit()
-    publish_backlog_until_published(relay, engine, [early.event_id])
-    listener.wait_for_ids({early.event_id, late.event_id})
-
-
 # --- Redis side --------------------------------------------------------------------------------
 
 
@@ -426,8 +285,7 @@ def test_publishing_an_event_twice_appends_it_once_to_each_session_stream(
 
     assert redis_client.xlen(session_stream(first)) == 1
     assert redis_client.xlen(session_stream(second)) == 1
-    wait_for(lambda: listener.drain(0.2) and listener.ids().count(event.event_id) == 2,
-             timeout=10, what="both publications")
+    listener.wait_for_copies({event.event_id}, copies=2)
 
 
 def test_publishing_also_hands_each_event_to_its_after_commit_subscribers(

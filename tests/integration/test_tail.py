@@ -103,3 +103,39 @@ def test_the_documented_subscriber_example_prints_each_event_once(
         ["OrderPaid", order_id, "2"],
         ["OrderShipped", order_id, "3"],
     ]
+
+
+def test_tail_survives_a_redis_restart_and_goes_on_printing(tmp_path: Path) -> None:
+    from orderwire.local_redis import PrivateRedis
+
+    server = PrivateRedis(tmp_path / "redis").start()
+    client = redis.Redis.from_url(server.url)
+    order_id = "6f1c2d5e-0000-4000-8000-000000000002"
+    before = an_envelope(OrderShipped(order_id=order_id), 3)
+    after = an_envelope(OrderShipped(order_id=order_id), 4)
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "orderwire.cli", "tail", "--limit", "2"],
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": server.url, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: client.pubsub_numpat() == 1, timeout=30, what="tail to PSUBSCRIBE")
+        client.publish(channel_for(before["type"]), dumps(before))
+        server.kill()
+        server.start()
+        client = redis.Redis.from_url(server.url)
+        wait_for(lambda: client.pubsub_numpat() == 1, timeout=30, what="tail to come back")
+        client.publish(channel_for(after["type"]), dumps(after))
+        out, err = tail.communicate(timeout=30)
+    finally:
+        tail.kill()
+        tail.wait()
+        server.stop()
+    assert tail.returncode == 0, err
+    assert [json.loads(line)["id"] for line in out.decode().splitlines()] == [
+        before["id"],
+        after["id"],
+    ]
+    assert b"Redis unreachable" in err
