@@ -58,6 +58,10 @@ def every_command_final(db: dict[str, Any], accepted: list[Sent]) -> Check:
     statuses = Counter(row["status"] for row in db["commands"])
     detail = (f"{len(accepted)} answered 202, {len(db['commands'])} recorded: "
               + ", ".join(f"{status} {count}" for status, count in sorted(statuses.items())))
+    codes = Counter(f"{row['status']}:{(row.get('error') or {}).get('code')}"
+                    for row in db["commands"] if row["status"] in ("rejected", "failed"))
+    if codes:
+        detail += " (" + ", ".join(f"{code} {n}" for code, n in sorted(codes.items())) + ")"
     if missing:
         detail += f"; 202 without a row: {missing[:3]}"
     if unfinished:
