@@ -6,7 +6,6 @@ DATABASE_URL names PostgreSQL, the run gets a private schema there, dropped afte
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,11 +13,9 @@ from typing import Any
 
 import psutil
 import redis
-from sqlalchemy import text
 
 from bench.noop_app import NOOP_QUEUE
-from orderwire.config import _database_url
-from orderwire.db.engine import make_engine
+from tests import databases
 from tests.harness import BIN, System
 
 
@@ -73,22 +70,8 @@ class BenchSystem(System):
 @contextmanager
 def private_database(workdir: Path) -> Iterator[str]:
     """SQLite under `workdir`, or a private schema of the PostgreSQL in DATABASE_URL."""
-    configured = os.environ.get("DATABASE_URL")
-    if not configured or configured.startswith("sqlite"):
-        yield f"sqlite:///{workdir / 'orderwire.db'}"
-        return
-    base = _database_url({"DATABASE_URL": configured})
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with databases.private_database(workdir, os.environ.get("DATABASE_URL"), "bench") as url:
+        yield url
 
 
 def database_kind(url: str) -> str:

@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +16,8 @@ import psutil
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from orderwire.config import _database_url
 from orderwire.db.engine import make_engine
+from tests import databases
 from tests.harness import BIN, System
 
 SECRET_KEY = "chaos-only-secret-key-" + "x" * 16
@@ -137,20 +136,10 @@ def _lock_postgres(url: str, seconds: float) -> str:
 def chaos_database(workdir: Path) -> Iterator[str]:
     """SQLite under `workdir`, or a private schema of the PostgreSQL in DATABASE_URL whose
     connections carry an application name the outage can find them by."""
-    configured = os.environ.get("DATABASE_URL")
-    if not configured or configured.startswith("sqlite"):
-        yield f"sqlite:///{workdir / 'orderwire.db'}"
-        return
-    base = _database_url({"DATABASE_URL": configured})
-    schema = f"chaos_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield (f"{base}{separator}options=-csearch_path%3D{schema}"
-               f"&application_name={APPLICATION_NAME}")
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with databases.private_database(
+        workdir,
+        os.environ.get("DATABASE_URL"),
+        "chaos",
+        extra_query=f"&application_name={APPLICATION_NAME}",
+    ) as url:
+        yield url

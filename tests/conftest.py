@@ -2,17 +2,17 @@
 (SQLite, and PostgreSQL where TEST_DATABASE_URL is set) and a real Redis started here."""
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
+from tests.databases import private_schema
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -30,22 +30,11 @@ def postgres_schema_url() -> Iterator[str | None]:
     if not POSTGRES_URL:
         yield None
         return
-    from orderwire.config import _database_url
-
-    base = _database_url({"DATABASE_URL": POSTGRES_URL})
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with private_schema(POSTGRES_URL, "test") as url:
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=database_backends())
