@@ -102,7 +102,9 @@ class LiveHub:
                     return
                 log.warning("live subscription lost; reconnecting", exc_info=True)
                 time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                # Capped low: while the hub is away, pages get nothing live, and one
+                # reconnect a second per web process costs Redis nothing.
+                delay = min(delay * 2, 1.0)
             finally:
                 with contextlib.suppress(Exception):
                     pubsub.close()
