@@ -51,6 +51,18 @@ def system(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield running
 
 
+def status_after_reload(page: Any) -> str | None:
+    """The order page's status badge after a fresh load; None if the reload met a navigation
+    still under way (the caller polls again)."""
+    from playwright.sync_api import Error
+
+    try:
+        page.reload(wait_until="load")
+        return page.locator("#order-status").text_content()
+    except Error:
+        return None
+
+
 class Tab:
     """One page in its own browser context (its own session cookie), with what it said."""
 
@@ -332,14 +344,18 @@ def test_without_javascript_the_form_places_the_order_and_lands_on_its_page(
         page.get_by_role("button", name="Place order").click()
         assert re.search(r"/orders/[0-9a-f-]{36}$", page.url), page.url
 
-        def placed() -> bool:
-            page.reload()
-            return page.locator("#order-status").text_content() == "placed"
-
-        wait_for(placed, timeout=30, interval=0.5, what="the order page to show the order placed")
+        wait_for(
+            lambda: status_after_reload(page) == "placed",
+            timeout=30, interval=0.5, what="the order page to show the order placed",
+        )
         expect(page.locator("#order .customer")).to_have_text("No Script")
-        page.get_by_role("button", name="Pay").click()
-        wait_for(lambda: (page.reload(), page.locator("#order-status").text_content())[1] == "paid",
-                 timeout=30, interval=0.5, what="the order to be paid")
+        # The form POSTs, then the 303 brings the order page: wait for that to finish
+        # before reloading, or the reload races the redirect.
+        with page.expect_navigation():
+            page.get_by_role("button", name="Pay").click()
+        wait_for(
+            lambda: status_after_reload(page) == "paid",
+            timeout=30, interval=0.5, what="the order to be paid",
+        )
     finally:
         tab.context.close()

@@ -58,10 +58,15 @@ def test_one_grep_for_a_request_id_tells_the_commands_whole_story(system: System
     assert system.wait_until_final(browser, key)["status"] == "succeeded"
 
     def complete() -> list[dict[str, Any]] | None:
+        # Processes write at their own pace: the worker logs "finished" after its fast-path
+        # publish, so the web may log the delivery first. Wait for both ends of the story.
         story = story_of(system.logs, key)
-        return story if events(story, "web", "event.delivered") else None
+        done = events(story, "web", "event.delivered") and events(
+            story, "worker", "command.finished"
+        )
+        return story if done else None
 
-    story = wait_for(complete, timeout=15, what="the web to log the delivery")
+    story = wait_for(complete, timeout=15, what="the web and the worker to log their parts")
 
     assert all(record["request_id"] == key for record in story), story
     assert events(story, "web", "command.accepted")
