@@ -60,9 +60,12 @@ def test_one_grep_for_a_request_id_tells_the_commands_whole_story(system: System
     def complete() -> list[dict[str, Any]] | None:
         # Processes write at their own pace: the worker logs "finished" after its fast-path
         # publish, so the web may log the delivery first. Wait for both ends of the story.
+        # Celery's "succeeded" line comes later still, from the worker's main process.
         story = story_of(system.logs, key)
-        done = events(story, "web", "event.delivered") and events(
-            story, "worker", "command.finished"
+        done = (
+            events(story, "web", "event.delivered")
+            and events(story, "worker", "command.finished")
+            and any(" succeeded in " in record["message"] for record in story)
         )
         return story if done else None
 
