@@ -125,7 +125,7 @@ def test_concurrent_deliveries_of_one_event_apply_it_once(services, engine: Engi
     _, _, event_id = paid_order(services)
     before = ledger(engine)
     results: list[str] = []
-    start = threading.Barrier(2)
+    start = threading.Barrier(2, timeout=30)
 
     def deliver() -> None:
         start.wait()

@@ -308,7 +308,7 @@ def test_the_same_command_executed_by_two_threads_at_once_places_one_order(
     )
     payload = place_order_payload()
     request_id = record_command(services.engine, "PlaceOrder", payload, session_id=SENDER)
-    start = threading.Barrier(2)
+    start = threading.Barrier(2, timeout=30)
     outcomes: list[Any] = []
     errors: list[BaseException] = []
 
