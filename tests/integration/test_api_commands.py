@@ -42,21 +42,6 @@ STATUS_FIELDS = {
 }
 
 
-@pytest.fixture
-def settings(database_url: str, redis_server: PrivateRedis) -> Settings:
-    return Settings(
-        redis_url=redis_server.url,
-        database_url=database_url,
-        secret_key="test-only",
-        environment="test",
-    )
-
-
-@pytest.fixture
-def services(settings: Settings, engine: Engine, redis_client: redis.Redis) -> Orderwire:
-    return bootstrap(settings, engine=engine, redis_client=redis_client)
-
-
 def client_for(services: Orderwire) -> FlaskClient:
     return create_app(services.settings, services=services).test_client()
 

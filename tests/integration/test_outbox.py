@@ -26,7 +26,6 @@ from orderwire.messaging.relay import OutboxRelay
 from orderwire.pipeline.retries import RetryPolicy
 from tests.integration.event_helpers import (
     HangingRedis,
-    PatternListener,
     a_session,
     closed_redis_url,
     orderwire_on,
@@ -69,13 +68,6 @@ def relay_process(database_url: str, redis_url: str, log: Path, faults: str = ""
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-
-
-@pytest.fixture
-def listener(redis_client: redis.Redis):  # type: ignore[no-untyped-def]
-    subscriber = PatternListener(redis_client)
-    yield subscriber
-    subscriber.close()
 
 
 # --- written with the command --------------------------------------------------------------

@@ -5,14 +5,12 @@ transaction that took its seq early and committed late."""
 import uuid
 
 import pytest
-import redis
 from sqlalchemy import Engine, select, update
 
 from domain.events import OrderShipped
 from orderwire.db import outbox
 from orderwire.db.tables import events
 from tests.integration.event_helpers import (
-    PatternListener,
     a_session,
     closed_redis_url,
     orderwire_on,
@@ -24,13 +22,6 @@ from tests.integration.event_helpers import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def listener(redis_client: redis.Redis):  # type: ignore[no-untyped-def]
-    subscriber = PatternListener(redis_client)
-    yield subscriber
-    subscriber.close()
 
 
 def test_the_fast_path_defers_to_the_relay_while_an_earlier_event_of_the_order_waits(

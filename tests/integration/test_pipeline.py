@@ -20,7 +20,6 @@ from orderwire import registry
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.bus import MessageBus
 from orderwire.config import Settings
-from orderwire.local_redis import PrivateRedis
 from orderwire.pipeline import Step, compose
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
@@ -41,21 +40,6 @@ from tests.recorded_commands import (
 pytestmark = pytest.mark.integration
 
 SENDER = "session-sender"
-
-
-@pytest.fixture
-def settings(database_url: str, redis_server: PrivateRedis) -> Settings:
-    return Settings(
-        redis_url=redis_server.url,
-        database_url=database_url,
-        secret_key="test-only",
-        environment="test",
-    )
-
-
-@pytest.fixture
-def services(settings: Settings, engine: Engine, redis_client: redis.Redis) -> Orderwire:
-    return bootstrap(settings, engine=engine, redis_client=redis_client)
 
 
 def run(
@@ -272,16 +256,23 @@ def test_a_handler_that_fails_once_succeeds_on_its_second_attempt_exactly_once(
     assert event_types(engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]
 
 
-def test_the_same_command_executed_twice_places_one_order(
-    settings: Settings, engine: Engine, redis_client: redis.Redis
-) -> None:
-    handled: list[str] = []
-    services = bootstrap(
+def counted(
+    settings: Settings, engine: Engine, redis_client: redis.Redis, handled: list[str]
+) -> Orderwire:
+    """The real bootstrap, with a PlaceOrder handler that notes each request id it runs."""
+    return bootstrap(
         settings,
         engine=engine,
         redis_client=redis_client,
         command_handlers={PlaceOrder: counting(place_order, handled)},
     )
+
+
+def test_the_same_command_executed_twice_places_one_order(
+    settings: Settings, engine: Engine, redis_client: redis.Redis
+) -> None:
+    handled: list[str] = []
+    services = counted(settings, engine, redis_client, handled)
     payload = place_order_payload()
     request_id = record_command(services.engine, "PlaceOrder", payload, session_id=SENDER)
 
@@ -300,12 +291,7 @@ def test_the_same_command_executed_by_two_threads_at_once_places_one_order(
     settings: Settings, engine: Engine, redis_client: redis.Redis
 ) -> None:
     handled: list[str] = []
-    services = bootstrap(
-        settings,
-        engine=engine,
-        redis_client=redis_client,
-        command_handlers={PlaceOrder: counting(place_order, handled)},
-    )
+    services = counted(settings, engine, redis_client, handled)
     payload = place_order_payload()
     request_id = record_command(services.engine, "PlaceOrder", payload, session_id=SENDER)
     start = threading.Barrier(2, timeout=30)

@@ -34,6 +34,17 @@ def an_envelope(event, version: int) -> dict:  # type: ignore[no-untyped-def]
     )
 
 
+def start_tail(redis_url: str, *, limit: int) -> subprocess.Popen[bytes]:
+    """`orderwire tail --limit N` as its own process, as an operator would run it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orderwire.cli", "tail", "--limit", str(limit)],
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def test_tail_prints_one_json_line_per_distinct_event_and_stops_at_its_limit(
     redis_server, redis_client: redis.Redis
 ) -> None:
@@ -41,13 +52,7 @@ def test_tail_prints_one_json_line_per_distinct_event_and_stops_at_its_limit(
     paid = an_envelope(OrderPaid(order_id=order_id, total=Decimal("12.5")), 2)
     shipped = an_envelope(OrderShipped(order_id=order_id), 3)
     patterns_before = redis_client.pubsub_numpat()
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "orderwire.cli", "tail", "--limit", "2"],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    tail = start_tail(redis_server.url, limit=2)
     try:
         wait_for(lambda: redis_client.pubsub_numpat() > patterns_before, timeout=30,
                  what="tail to PSUBSCRIBE")
@@ -113,13 +118,7 @@ def test_tail_survives_a_redis_restart_and_goes_on_printing(tmp_path: Path) -> N
     order_id = "6f1c2d5e-0000-4000-8000-000000000002"
     before = an_envelope(OrderShipped(order_id=order_id), 3)
     after = an_envelope(OrderShipped(order_id=order_id), 4)
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "orderwire.cli", "tail", "--limit", "2"],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": server.url, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    tail = start_tail(server.url, limit=2)
     try:
         wait_for(lambda: client.pubsub_numpat() == 1, timeout=30, what="tail to PSUBSCRIBE")
         client.publish(channel_for(before["type"]), dumps(before))
