@@ -72,27 +72,25 @@ class OutboxRelay:
             # Row locks (and the relay's advisory lock) are held until the marks commit.
             with self.engine.connect() as connection, connection.begin():
                 batch = claim(connection)
-                self._publish_and_mark(connection, batch)
-            return batch
-        # SQLite has one writer lock for the whole database: holding it across a Redis call
-        # would stop every command while Redis hangs. So claim in a read transaction and mark
-        # in a short write one. Order per aggregate still holds: claim_own skips an event while
-        # an earlier one of its aggregate is unmarked, and marks follow publishing.
-        with read_only(self.engine).connect() as connection, connection.begin():
-            batch = claim(connection)
+                if batch:
+                    self._publish(batch)
+                    outbox.mark_published(connection, [event.event_id for event in batch])
+        else:
+            # SQLite has one writer lock for the whole database: holding it across a Redis
+            # call would stop every command while Redis hangs. So claim in a read transaction
+            # and mark in a short write one. Order per aggregate still holds: claim_own skips
+            # an event while an earlier one of its aggregate is unmarked, and marks follow
+            # publishing.
+            with read_only(self.engine).connect() as connection, connection.begin():
+                batch = claim(connection)
+            if batch:
+                self._publish(batch)
+                with self.engine.connect() as connection, connection.begin():
+                    outbox.mark_published(connection, [event.event_id for event in batch])
         if batch:
-            self._publish(batch)
-            with self.engine.connect() as connection, connection.begin():
-                outbox.mark_published(connection, [event.event_id for event in batch])
+            # After the commit, outside any lock: the hook may talk to Redis (metrics).
             self.on_published(batch)
         return batch
-
-    def _publish_and_mark(self, connection: Connection, batch: list[OutboxEvent]) -> None:
-        if not batch:
-            return
-        self._publish(batch)
-        outbox.mark_published(connection, [event.event_id for event in batch])
-        self.on_published(batch)
 
     def _publish(self, batch: list[OutboxEvent]) -> None:
         self.publish(batch)
