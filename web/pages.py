@@ -10,10 +10,10 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
-from web.api.commands import load, place_order_command
+from web.api.commands import ORDER_ACTIONS, load, order_action_command, place_order_command
 from web.api.errors import ApiError
 from web.api.intake import accept, fingerprint, reader, valid_request_id
-from web.api.schemas import CancelOrderSchema, PlaceOrderSchema
+from web.api.schemas import PlaceOrderSchema
 from web.live.history import SessionHistory
 from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
@@ -24,7 +24,6 @@ bp = Blueprint("pages", __name__)
 # The forms take commands too: their POSTs count against the same rate limit.
 bp.before_request(enforce_rate_limit)
 
-ACTIONS = {"pay": "PayOrder", "ship": "ShipOrder", "cancel": "CancelOrder"}
 # What a customer may ask of an order in each status (static/js/orders.js has the same table).
 ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
 TIMELINES_ON_INDEX = 20
@@ -168,21 +167,12 @@ def order_page(order_id: str) -> Any:
 
 @bp.post("/orders/<order_id>/<action>")
 def order_action_form(order_id: str, action: str) -> Any:
-    from domain.commands import CancelOrder, PayOrder, ShipOrder
-    from web.api.commands import _build, _path_order_id
-
-    if action not in ACTIONS:
+    if action not in ORDER_ACTIONS:
         return redirect(url_for("pages.order_page", order_id=order_id), 303)
-    order_id, problems = _path_order_id(order_id)
     body: dict[str, Any] = {"reason": request.form.get("reason", "")} if action == "cancel" else {}
     try:
-        if action == "cancel":
-            data = load(CancelOrderSchema(), body, problems)
-            command = _build(CancelOrder, order_id, data["reason"])
-        else:
-            if problems:
-                raise ApiError(422, "validation_failed", "invalid order id", fields=problems)
-            command = _build(PayOrder if action == "pay" else ShipOrder, order_id)
+        command = order_action_command(action, order_id, body)
+        order_id = command.order_id
         accept(
             command,
             request_id=_form_request_id(request.form),

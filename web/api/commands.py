@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import Schema, ValidationError
 
-from domain.commands import CancelOrder, OrderLine, PayOrder, PlaceOrder, ShipOrder
+from domain.commands import CancelOrder, Command, OrderLine, PayOrder, PlaceOrder, ShipOrder
 from domain.errors import InvalidCommand
 from orderwire.logs import request_id_var
 from web.api.errors import ApiError
@@ -64,9 +64,9 @@ def _path_order_id(order_id: str) -> tuple[str, dict[str, list[str]]]:
         return order_id, {"order_id": ["must be a UUID"]}
 
 
-def _build(factory: Any, *args: Any) -> Any:
+def _build(factory: Any, *args: Any, **fields: Any) -> Any:
     try:
-        return factory(*args)
+        return factory(*args, **fields)
     except InvalidCommand as error:
         raise ApiError(
             422, "validation_failed", error.message, fields={"_schema": [error.message]}
@@ -122,29 +122,39 @@ def place_order() -> Response:
     return submit(place_order_command(data), body)
 
 
-def _bodiless(command_type: Any, order_id: str) -> Response:
-    """Pay and ship: the order id is the whole command; the body must be `{}` (or empty)."""
-    body = json_body(empty_is_object=True)
+# The order's task buttons: each action's command and the schema of its body.
+ORDER_ACTIONS: dict[str, tuple[type[Command], type[Schema]]] = {
+    "pay": (PayOrder, EmptySchema),
+    "ship": (ShipOrder, EmptySchema),
+    "cancel": (CancelOrder, CancelOrderSchema),
+}
+
+
+def order_action_command(action: str, order_id: str, body: Any) -> Command:
+    """Pay, ship or cancel, from the path's order id and the body (the JSON API's and the
+    form's alike); ApiError 422 with field errors if either is not valid."""
+    command_type, schema = ORDER_ACTIONS[action]
     order_id, problems = _path_order_id(order_id)
-    load(EmptySchema(), body, problems)
-    return submit(_build(command_type, order_id), body)
+    data = load(schema(), body, problems)
+    return _build(command_type, order_id, **data)
+
+
+def _order_action(action: str, order_id: str) -> Response:
+    # Pay and ship take no fields, so an empty body counts as `{}`.
+    body = json_body(empty_is_object=action != "cancel")
+    return submit(order_action_command(action, order_id, body), body)
 
 
 @bp.post("/orders/<order_id>/pay")
 def pay_order(order_id: str) -> Response:
-    return _bodiless(PayOrder, order_id)
+    return _order_action("pay", order_id)
 
 
 @bp.post("/orders/<order_id>/ship")
 def ship_order(order_id: str) -> Response:
-    return _bodiless(ShipOrder, order_id)
+    return _order_action("ship", order_id)
 
 
 @bp.post("/orders/<order_id>/cancel")
 def cancel_order(order_id: str) -> Response:
-    body = json_body(empty_is_object=False)
-    order_id, problems = _path_order_id(order_id)
-    data = load(CancelOrderSchema(), body, problems)
-    return submit(_build(CancelOrder, order_id, data["reason"]), body)
-
-
+    return _order_action("cancel", order_id)
