@@ -56,6 +56,11 @@ def _phase(samples: list[Sample], started: float, ended: float, warmup: float,
         "latency": latency_summary(delivered),
         "answer_latency": latency_summary(answered),
         "cpu_percent": cpu,
+        # CPU milliseconds each component spent per completed command over the phase.
+        "cpu_ms_per_command": {
+            name: round(percent * 10 * (ended - started) / len(delivered), 3)
+            for name, percent in cpu.items()
+        } if delivered else {},
         "timeline": [
             [round(s.sent - started, 4), round(s.latency * 1000, 2)]
             for s in samples if s.latency is not None
@@ -172,6 +177,14 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_latency_ratio": med("ratios", "p99_latency"),
         "replay_p50_ms": med("replay", "latency", "p50_ms"),
         "replay_p99_ms": med("replay", "latency", "p99_ms"),
+        "cpu_ms_per_command": {
+            side: {
+                name: median_of([run[f"{side}_throughput"]["cpu_ms_per_command"].get(name)
+                                 for run in runs])
+                for name in runs[0][f"{side}_throughput"]["cpu_ms_per_command"]
+            }
+            for side in ("orderwire", "celery")
+        },
         "lost": sum(run[f"{side}_{phase}"]["lost"] for run in runs
                     for side in ("orderwire", "celery") for phase in ("throughput", "latency")),
     }

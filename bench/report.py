@@ -85,11 +85,29 @@ def print_commands_table(results: dict[str, Any]) -> None:
           f" / {_num(summary['orderwire_answer_p99_ms'])} ms;  idempotent replay p50/p99: "
           f"{_num(summary['replay_p50_ms'])} / {_num(summary['replay_p99_ms'])} ms;  "
           f"lost: {summary['lost']}")
+    _print_cpu_per_command(summary["cpu_ms_per_command"])
     for run in runs:
         cpu = run["orderwire_throughput"]["cpu_percent"]
         spent = ", ".join(f"{name} {value:g}%" for name, value in sorted(cpu.items()))
         print(f"  run {run['run']}: ratios {run['ratios']}; "
               f"CPU during orderwire throughput: {spent}")
+
+
+def _print_cpu_per_command(cpu: dict[str, dict[str, float | None]]) -> None:
+    """Where each side's CPU went per command in its throughput phase, and the ceilings that
+    follows from it: two cores give 2,000 ms of CPU per second, and a single-threaded
+    process (a Celery worker's main process) at most 1,000."""
+    print("  CPU per command in the throughput phases (ms, medians):")
+    for side in ("orderwire", "celery"):
+        spent = {name: value for name, value in cpu[side].items() if value}
+        busy = {name: value for name, value in spent.items() if value >= 0.05}
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(busy.items()))
+        total = sum(spent.values())
+        main = next((value for name, value in spent.items() if name.endswith(" main")), None)
+        ceiling = f"; 2 cores allow {2000 / total:.0f}/s" if total else ""
+        if main:
+            ceiling += f", its Celery main process {1000 / main:.0f}/s"
+        print(f"    {side:>9}: {parts}; total {total:.2f}{ceiling}")
 
 
 def print_fanout_table(results: dict[str, Any]) -> None:

@@ -19,6 +19,9 @@ from tests import databases
 from tests.harness import BIN, System
 
 
+CELERY_WORKERS = ("worker", "noop")
+
+
 class BenchSystem(System):
     """orderwire's processes and, beside them, a bare Celery worker for the baseline.
 
@@ -44,14 +47,20 @@ class BenchSystem(System):
         self.wait_for_worker("noop")
 
     def process_trees(self) -> dict[str, list[psutil.Process]]:
-        """Each component's processes (a main process and its children), for CPU and memory."""
+        """Each component's processes, for CPU and memory. A Celery worker counts as two:
+        its main process (consumer, task events, acks; one thread, so one core at most)
+        and its pool of child processes (which run the tasks)."""
         trees: dict[str, list[psutil.Process]] = {}
         for name, popen in self.processes.items():
             try:
                 root = psutil.Process(popen.pid)
-                trees[name] = [root, *root.children(recursive=True)]
+                children = root.children(recursive=True)
             except psutil.NoSuchProcess:
                 continue
+            if name in CELERY_WORKERS:
+                trees[f"{name} main"], trees[f"{name} pool"] = [root], children
+            else:
+                trees[name] = [root, *children]
         if self.redis.process is not None:
             trees["redis"] = [psutil.Process(self.redis.process.pid)]
         return trees

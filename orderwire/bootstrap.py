@@ -8,6 +8,7 @@ returns them together. Tests pass their own pieces in.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import redis
@@ -81,20 +82,15 @@ def bootstrap(
         else after_commit_subscribers
     )
     publisher = RedisEventPublisher(redis_client, history_length=settings.history_length)
+    metrics = MetricsRecorder(redis_client)
 
     def publish(batch: list[OutboxEvent]) -> None:
-        publisher.publish(batch)
+        publisher.publish(batch, also=partial(metrics.count_published, batch))
         for event in batch:
             for subscriber in subscribers_by_type.get(event.type, []):
                 queue.enqueue_subscriber(subscriber.__name__, event.event_id)
 
-    metrics = MetricsRecorder(redis_client)
-
-    def published(batch: list[OutboxEvent]) -> None:
-        metrics.events_published(batch)
-        on_published(batch)
-
-    relay = OutboxRelay(engine, publish, on_published=published)
+    relay = OutboxRelay(engine, publish, on_published=on_published)
     verdicts = Verdicts(engine, relay.publish_own)
     bus = MessageBus(
         command_handlers or registry.COMMAND_HANDLERS, registry.IN_TRANSACTION_SUBSCRIBERS

@@ -36,6 +36,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+from redis.client import Pipeline
 from sqlalchemy import Engine
 
 from domain.commands import COMMAND_TYPES
@@ -93,6 +94,17 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+Change = tuple[str, str, float]  # (hash key, field, amount)
+
+
+def _queue(pipe: Pipeline, changes: list[Change]) -> None:
+    for key, field, amount in changes:
+        if isinstance(amount, int):
+            pipe.hincrby(key, field, amount)
+        else:
+            pipe.hincrbyfloat(key, field, amount)
+
+
 class MetricsRecorder:
     """The counting side, used where things happen: the web's intake, the worker's
     pipeline, the fast path and the relay. Never raises."""
@@ -109,30 +121,26 @@ class MetricsRecorder:
         labels = (command, status)
         # The web's clock stamped accepted_at; never report a negative latency if it runs ahead.
         end_to_end = max(0.0, (utcnow() - _aware(accepted_at)).total_seconds())
-        changes: list[tuple[str, str, float]] = []
+        changes: list[Change] = []
         for spec, value in ((END_TO_END, end_to_end), (EXECUTION, execution_seconds)):
             changes.append((spec.key, _field(labels, _bucket_of(value, spec.buckets)), 1))
             changes.append((spec.key, _field(labels, "sum"), value))
         self._increment(changes)
 
-    def events_published(self, batch: list[OutboxEvent]) -> None:
+    def count_published(self, batch: list[OutboxEvent], pipe: Pipeline) -> None:
+        """Adds the count of these events to the pipeline that publishes them, so counting
+        costs no round trip of its own (the publisher's `also`)."""
         by_type: dict[str, int] = defaultdict(int)
         for event in batch:
             by_type[event.type] += 1
-        self._increment(
-            [(PUBLISHED_KEY, _field((kind,), "count"), count) for kind, count in by_type.items()]
-        )
+        _queue(pipe, [(PUBLISHED_KEY, _field((kind,), "count"), n) for kind, n in by_type.items()])
 
-    def _increment(self, changes: list[tuple[str, str, float]]) -> None:
+    def _increment(self, changes: list[Change]) -> None:
         if not changes:
             return
         try:
             pipe = self.client.pipeline(transaction=False)
-            for key, field, amount in changes:
-                if isinstance(amount, int):
-                    pipe.hincrby(key, field, amount)
-                else:
-                    pipe.hincrbyfloat(key, field, amount)
+            _queue(pipe, changes)
             pipe.execute()
         except Exception:
             log.debug("a metric was dropped", exc_info=True)
@@ -238,7 +246,8 @@ class OrderwireCollector(Collector):
         yield from histograms
         yield _counter(
             "orderwire_events_published",
-            "Domain events published to Redis (pub/sub and session streams), by type.",
+            "Domain events published to Redis (pub/sub and session streams), by type; counted in "
+            "the publishing round trip itself, so an event the relay publishes again counts again.",
             ["type"],
             published,
         )

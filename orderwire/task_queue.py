@@ -10,7 +10,10 @@ Each setting below is there for a promise in the README ("What orderwire promise
   the Redis transport redelivers unacknowledged messages after it, and must not
   do so while the first delivery may still be running.
 - no result backend: outcomes live in the command log, where the web reads them.
-- events on (`worker_send_task_events`, `task_send_sent_event`): Flower shows commands.
+- worker events on (`worker_send_task_events`): Flower shows every command from the moment
+  a worker receives it. The `task-sent` event is off: it cost the web a second Redis
+  publish per command (about 7% of its CPU; docs/benchmarks.md), and what it would show,
+  commands waiting for a worker, `/metrics` shows as `orderwire_queue_depth`.
 """
 
 from celery import Celery
@@ -39,7 +42,7 @@ def create_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2,

@@ -10,10 +10,15 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
-from web.api.commands import ORDER_ACTIONS, load, order_action_command, place_order_command
+from web.api.commands import (
+    ORDER_ACTIONS,
+    PLACE_ORDER_SCHEMA,
+    load,
+    order_action_command,
+    place_order_command,
+)
 from web.api.errors import ApiError
 from web.api.intake import accept, fingerprint, reader, valid_request_id
-from web.api.schemas import PlaceOrderSchema
 from web.live.history import SessionHistory
 from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
@@ -127,7 +132,7 @@ def place_order_form() -> Any:
     lines = _lines_from_form(request.form)
     body = {"customer_name": customer_name, "lines": lines}
     try:
-        command = place_order_command(load(PlaceOrderSchema(), body))
+        command = place_order_command(load(PLACE_ORDER_SCHEMA, body))
         record, _ = accept(
             command,
             request_id=_form_request_id(request.form),

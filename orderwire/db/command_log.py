@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import commands
@@ -46,39 +46,44 @@ class KeyReused(Exception):
 def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], bool]:
     """Insert the command; return (row, created). An identical earlier command is returned as is.
 
-    Runs in its own SAVEPOINT so that losing the race leaves the caller's transaction usable.
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement: the row comes back if
+    this insert made it, nothing if the request id was taken, and losing the race never
+    aborts the caller's transaction (so no SAVEPOINT, no read-back).
     """
     now = utcnow()
-    try:
-        with connection.begin_nested():
-            connection.execute(
-                commands.insert().values(
-                    request_id=new.request_id,
-                    command=new.command,
-                    payload=new.payload,
-                    fingerprint=new.fingerprint,
-                    session_id=new.session_id,
-                    order_id=new.order_id,
-                    status=CommandStatus.ACCEPTED,
-                    attempts=0,
-                    accepted_at=now,
-                    touched_at=now,
-                )
-            )
-    except IntegrityError:
-        existing = get(connection, new.request_id)
-        if existing is None:  # pragma: no cover - the conflicting row cannot vanish
-            raise
-        if existing["fingerprint"] != new.fingerprint:
-            raise KeyReused(new.request_id) from None
-        return existing, False
-    created = get(connection, new.request_id)
-    assert created is not None
-    return created, True
+    created = connection.execute(
+        _INSERT_NEW[connection.dialect.name],
+        {
+            "request_id": new.request_id,
+            "command": new.command,
+            "payload": new.payload,
+            "fingerprint": new.fingerprint,
+            "session_id": new.session_id,
+            "order_id": new.order_id,
+            "status": CommandStatus.ACCEPTED,
+            "attempts": 0,
+            "accepted_at": now,
+            "touched_at": now,
+        },
+    ).mappings().first()
+    if created is not None:
+        return dict(created), True
+    existing = get(connection, new.request_id)
+    if existing is None:  # pragma: no cover - the conflicting row cannot vanish
+        raise RuntimeError(f"command {new.request_id} conflicted but is not there")
+    if existing["fingerprint"] != new.fingerprint:
+        raise KeyReused(new.request_id)
+    return existing, False
 
 
-# Read for every command by the web and twice by the worker: built once, because building
-# the statement per call cost several times what running it does (docs/benchmarks.md).
+# The hot statements are built once: building one per call cost several times what running
+# it does (docs/benchmarks.md). ON CONFLICT is dialect syntax, so there is one per database.
+_INSERT_NEW = {
+    dialect: insert(commands).on_conflict_do_nothing(index_elements=["request_id"]).returning(
+        *commands.c
+    )
+    for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
 GET = select(commands).where(commands.c.request_id == bindparam("request_id"))
 GET_LOCKED = GET.with_for_update()
 
@@ -89,22 +94,37 @@ def get(connection: Connection, request_id: str, *, lock: bool = False) -> dict[
     return dict(found) if found else None
 
 
+_UNFINISHED_ROW = (commands.c.request_id == bindparam("the_request_id")) & commands.c.status.in_(
+    UNFINISHED
+)
+START_ATTEMPT = (
+    update(commands)
+    .where(_UNFINISHED_ROW)
+    .values(
+        status=CommandStatus.RUNNING,
+        attempts=commands.c.attempts + 1,
+        touched_at=bindparam("now"),
+    )
+    .returning(commands.c.attempts)
+)
+FINISH = (
+    update(commands)
+    .where(_UNFINISHED_ROW)
+    .values(
+        status=bindparam("new_status"),
+        result=bindparam("new_result", type_=commands.c.result.type),
+        error=bindparam("new_error", type_=commands.c.error.type),
+        finished_at=bindparam("now"),
+        touched_at=bindparam("now"),
+    )
+)
+
+
 def start_attempt(connection: Connection, request_id: str) -> int | None:
     """Count one more attempt and mark the command running; None if it is already final."""
-    changed = connection.execute(
-        update(commands)
-        .where(commands.c.request_id == request_id, commands.c.status.in_(UNFINISHED))
-        .values(
-            status=CommandStatus.RUNNING,
-            attempts=commands.c.attempts + 1,
-            touched_at=utcnow(),
-        )
-    )
-    if changed.rowcount != 1:
-        return None
     return connection.execute(
-        select(commands.c.attempts).where(commands.c.request_id == request_id)
-    ).scalar_one()
+        START_ATTEMPT, {"the_request_id": request_id, "now": utcnow()}
+    ).scalar_one_or_none()
 
 
 def finish(
@@ -117,11 +137,15 @@ def finish(
 ) -> bool:
     """Move an unfinished command to a final status; False if it was already final."""
     assert status in FINAL
-    now = utcnow()
     changed = connection.execute(
-        update(commands)
-        .where(commands.c.request_id == request_id, commands.c.status.in_(UNFINISHED))
-        .values(status=status, result=result, error=error, finished_at=now, touched_at=now)
+        FINISH,
+        {
+            "the_request_id": request_id,
+            "new_status": status,
+            "new_result": result,
+            "new_error": error,
+            "now": utcnow(),
+        },
     )
     return changed.rowcount == 1
 

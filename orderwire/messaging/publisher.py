@@ -10,7 +10,12 @@ a web process that subscribed before reading the stream can never miss an event
 between the two. Being keyed by event id, publishing twice appends once.
 """
 
+import hashlib
+from collections.abc import Callable
+
 import redis
+from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from orderwire.db.outbox import OutboxEvent
 from orderwire.messaging.envelope import channel_for
@@ -52,23 +57,40 @@ class RedisEventPublisher:
         self.client = client
         self.history_length = history_length
         self.history_ttl = history_ttl
-        self._script = client.register_script(PUBLISH_SCRIPT)
+        self._script_sha = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()
 
-    def publish(self, batch: list[OutboxEvent]) -> None:
+    def publish(
+        self, batch: list[OutboxEvent], *, also: Callable[[Pipeline], None] | None = None
+    ) -> None:
+        """One round trip for the whole batch, plus whatever `also` adds to the pipeline
+        (the metrics counting these events). The script goes by its SHA; only when Redis
+        does not know it yet (first use, or a restarted Redis) is it loaded and the batch
+        sent again. (redis-py's Script objects instead ask SCRIPT EXISTS on every
+        pipeline: a second round trip per batch.)"""
         if not batch:
             return
+        try:
+            self._send(batch, also)
+        except NoScriptError:
+            self.client.script_load(PUBLISH_SCRIPT)
+            self._send(batch, also)
+
+    def _send(self, batch: list[OutboxEvent], also: Callable[[Pipeline], None] | None) -> None:
         pipe = self.client.pipeline(transaction=False)
         for event in batch:
-            self._script(
-                keys=[POSITION_PREFIX, STREAM_PREFIX, LIVE_CHANNEL],
-                args=[
-                    event.event_id,
-                    channel_for(event.type),
-                    event.envelope,
-                    self.history_length,
-                    self.history_ttl,
-                    *event.audience,
-                ],
-                client=pipe,
+            pipe.evalsha(
+                self._script_sha,
+                3,
+                POSITION_PREFIX,
+                STREAM_PREFIX,
+                LIVE_CHANNEL,
+                event.event_id,
+                channel_for(event.type),
+                event.envelope,
+                self.history_length,
+                self.history_ttl,
+                *event.audience,
             )
+        if also is not None:
+            also(pipe)
         pipe.execute()

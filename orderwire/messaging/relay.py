@@ -88,7 +88,7 @@ class OutboxRelay:
                 with self.engine.connect() as connection, connection.begin():
                     outbox.mark_published(connection, [event.event_id for event in batch])
         if batch:
-            # After the commit, outside any lock: the hook may talk to Redis (metrics).
+            # After the commit, outside any lock: the hook may be slow.
             self.on_published(batch)
         return batch
 

