@@ -98,12 +98,12 @@ def _print_cpu_per_command(cpu: dict[str, dict[str, float | None]]) -> None:
     follows from it: two cores give 2,000 ms of CPU per second, and a single-threaded
     process (a Celery worker's main process) at most 1,000."""
     print("  CPU per command in the throughput phases (ms, medians):")
-    for side in ("orderwire", "celery"):
+    for side, worker in (("orderwire", "worker"), ("celery", "noop")):
         spent = {name: value for name, value in cpu[side].items() if value}
         busy = {name: value for name, value in spent.items() if value >= 0.05}
         parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(busy.items()))
         total = sum(spent.values())
-        main = next((value for name, value in spent.items() if name.endswith(" main")), None)
+        main = spent.get(f"{worker} main")
         ceiling = f"; 2 cores allow {2000 / total:.0f}/s" if total else ""
         if main:
             ceiling += f", its Celery main process {1000 / main:.0f}/s"
