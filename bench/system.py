@@ -18,7 +18,6 @@ from bench.noop_app import NOOP_QUEUE
 from tests import databases
 from tests.harness import BIN, System
 
-
 CELERY_WORKERS = ("worker", "noop")
 
 
