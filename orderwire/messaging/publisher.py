@@ -72,8 +72,9 @@ class RedisEventPublisher:
         try:
             self._send(batch, also)
         except NoScriptError:
+            # Not a transaction: everything else in the pipeline ran, `also` included.
             self.client.script_load(PUBLISH_SCRIPT)
-            self._send(batch, also)
+            self._send(batch, None)
 
     def _send(self, batch: list[OutboxEvent], also: Callable[[Pipeline], None] | None) -> None:
         pipe = self.client.pipeline(transaction=False)

@@ -290,11 +290,13 @@ def test_a_redis_that_forgot_the_publish_script_is_taught_it_again(
             aggregate_version=1, request_id="r", audience=[session],
         )
     redis_client.script_flush()  # what a restarted Redis knows: no scripts
+    counter = f"published-{uuid.uuid4()}"
 
-    RedisEventPublisher(redis_client).publish([event])
+    RedisEventPublisher(redis_client).publish([event], also=lambda pipe: pipe.incr(counter))
 
     assert redis_client.xlen(session_stream(session)) == 1
     listener.wait_for_copies({event.event_id}, copies=1)
+    assert redis_client.get(counter) == b"1"  # what rides along is sent once, not per try
 
 
 def test_publishing_also_hands_each_event_to_its_after_commit_subscribers(

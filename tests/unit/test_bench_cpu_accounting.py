@@ -7,7 +7,9 @@ from bench.report import _print_cpu_per_command
 
 def test_cpu_per_command_is_the_phase_cpu_shared_over_the_completed_commands() -> None:
     # 40 commands completed in a 10 s phase; the web used half a core, the pool a whole one.
-    samples = [Sample(f"k{i}", 1.0 + i * 0.2, 1.05 + i * 0.2, 1.1 + i * 0.2, 202) for i in range(40)]
+    samples = [
+        Sample(f"k{i}", 1.0 + i * 0.2, 1.05 + i * 0.2, 1.1 + i * 0.2, 202) for i in range(40)
+    ]
     samples.append(Sample("lost", 9.0, 9.1, None, 202))  # never delivered: not a completion
 
     phase = _phase(samples, 0.0, 10.0, 0.0, {"web": 50.0, "worker pool": 100.0})
