@@ -67,7 +67,6 @@ def bootstrap(
     retry_policy: RetryPolicy | None = None,
     command_handlers: dict[type, Callable[..., dict[str, Any]]] | None = None,
     after_commit_subscribers: dict[str, list[Any]] | None = None,
-    on_published: Callable[[list[OutboxEvent]], None] = lambda batch: None,
 ) -> Orderwire:
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
@@ -90,7 +89,7 @@ def bootstrap(
             for subscriber in subscribers_by_type.get(event.type, []):
                 queue.enqueue_subscriber(subscriber.__name__, event.event_id)
 
-    relay = OutboxRelay(engine, publish, on_published=on_published)
+    relay = OutboxRelay(engine, publish)
     verdicts = Verdicts(engine, relay.publish_own)
     bus = MessageBus(
         command_handlers or registry.COMMAND_HANDLERS, registry.IN_TRANSACTION_SUBSCRIBERS

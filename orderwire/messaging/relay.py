@@ -31,13 +31,11 @@ class OutboxRelay:
         *,
         grace: timedelta = timedelta(seconds=2),
         batch_size: int = 500,
-        on_published: Callable[[list[OutboxEvent]], None] = lambda batch: None,
     ) -> None:
         self.engine = engine
         self.publish = publish
         self.grace = grace
         self.batch_size = batch_size
-        self.on_published = on_published
 
     def publish_own(self, event_ids: list[str]) -> None:
         """Fast path after a commit. Never raises: whatever it cannot publish, the relay will."""
@@ -87,9 +85,6 @@ class OutboxRelay:
                 self._publish(batch)
                 with self.engine.connect() as connection, connection.begin():
                     outbox.mark_published(connection, [event.event_id for event in batch])
-        if batch:
-            # After the commit, outside any lock: the hook may be slow.
-            self.on_published(batch)
         return batch
 
     def _publish(self, batch: list[OutboxEvent]) -> None:
