@@ -1,10 +1,11 @@
-"""The `orderwire` command: run, migrate, relay, flower, tail, check-config."""
+"""The `orderwire` command: run, migrate, relay, flower, tail, worker-alive, check-config."""
 
 import argparse
 import contextlib
 import os
 import sys
 
+from orderwire import worker_liveness
 from orderwire.config import ConfigError, Settings, safe_url
 
 
@@ -49,7 +50,7 @@ def cmd_flower(_args: argparse.Namespace) -> int:
         print(f"orderwire: configuration error: {problem}", file=sys.stderr)
         return 2
     argv = [
-        "celery", "--app", "worker.celery_app", "flower",
+        "celery", "--app", "worker.flower_app", "flower",
         f"--port={settings.flower_port}",
         f"--address={os.environ.get('FLOWER_ADDRESS', '127.0.0.1')}",
         # The credentials stay in FLOWER_BASIC_AUTH, which Flower reads itself: on the
@@ -68,6 +69,30 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     with contextlib.suppress(KeyboardInterrupt):
         tail(redis.Redis.from_url(_settings().redis_url), limit=args.limit)
+    return 0
+
+
+def cmd_worker_alive(args: argparse.Namespace) -> int:
+    import socket
+
+    import redis
+
+    node = args.node or f"worker@{socket.gethostname()}"
+    settings = _settings()
+    within = args.within or worker_liveness.window(settings.worker_probe_seconds)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=3)
+    try:
+        age = worker_liveness.seconds_since_consumed(client, node)
+    except redis.RedisError as error:
+        print(f"orderwire: {node}: cannot read Redis ({type(error).__name__})", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    if age is None or age > within:
+        print(f"orderwire: {node} has consumed nothing in the last {within:g} s",
+              file=sys.stderr)
+        return 1
+    print(f"orderwire: {node} consumed {age:.1f} s ago")
     return 0
 
 
@@ -95,6 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     tail = sub.add_parser("tail", help="print every event (PSUBSCRIBE orderwire.events.*)")
     tail.add_argument("--limit", type=int, default=None)
     tail.set_defaults(func=cmd_tail)
+    alive = sub.add_parser(
+        "worker-alive",
+        help="exit 0 if the Celery worker consumed from the broker recently (a healthcheck)",
+    )
+    alive.add_argument("--node", help="the worker's node name (default: worker@<hostname>)")
+    alive.add_argument(
+        "--within", type=float, default=None,
+        help="seconds (default: 6 probe intervals, i.e. 30 with ORDERWIRE_WORKER_PROBE_SECONDS=5)",
+    )
+    alive.set_defaults(func=cmd_worker_alive)
     sub.add_parser("check-config", help="validate the environment and exit").set_defaults(
         func=cmd_check_config
     )

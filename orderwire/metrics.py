@@ -11,7 +11,9 @@ directory on one host, so orderwire does not use it. Instead:
 - what is in progress (unfinished commands, the outbox backlog) is counted in the
   database at scrape time, through indexes that only see unfinished rows;
 - the Celery queue's depth is read from Redis at scrape time;
-- open websockets are the scraped web process's own count.
+- open websockets are the scraped web process's own count;
+- which workers consume, and how long ago they last did, is read from Redis at scrape
+  time (orderwire/worker_liveness.py).
 
 So every web process answers with the same global numbers, except
 `orderwire_websocket_connections` and `process_*`, which are its own. Counters
@@ -40,6 +42,7 @@ from redis.client import Pipeline
 from sqlalchemy import Engine
 
 from domain.commands import COMMAND_TYPES
+from orderwire import worker_liveness
 from orderwire.db import stats
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import utcnow
@@ -235,6 +238,7 @@ class OrderwireCollector(Collector):
             "Tasks a worker has taken but not yet acknowledged (running or about to run).",
             value=unacked,
         )
+        yield from _worker_consumption(self.client)
         yield _counter(
             "orderwire_commands_accepted",
             "Commands accepted (stored, answered 202), by command.",
@@ -251,6 +255,26 @@ class OrderwireCollector(Collector):
             ["type"],
             published,
         )
+
+
+def _worker_consumption(client: redis.Redis) -> Iterator[Metric]:
+    consuming = worker_liveness.consuming_workers(client)
+    yield GaugeMetricFamily(
+        "orderwire_workers_consuming",
+        "Celery workers whose consumer took a message from the broker within the last "
+        f"{worker_liveness.PROBES_PER_WINDOW} probe intervals (each worker sends itself a "
+        "probe every ORDERWIRE_WORKER_PROBE_SECONDS).",
+        value=len(consuming),
+    )
+    since = GaugeMetricFamily(
+        "orderwire_worker_seconds_since_consumed",
+        "Seconds since each consuming worker's consumer last took a message from the broker; "
+        "a worker missing here has consumed nothing within the window.",
+        labels=["node"],
+    )
+    for seen in consuming:
+        since.add_metric([seen.node], seen.seconds_since_consumed)
+    yield since
 
 
 def _parse(stored: dict[bytes, bytes]) -> Iterator[tuple[tuple[str, ...], str, float]]:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from orderwire.bootstrap import Orderwire
+from orderwire.redis_outage import RedisOutage
 
 log = logging.getLogger("orderwire.relay")
 
@@ -42,7 +43,10 @@ def run_relay(
     delivery_sweep_every: float = 60.0,
 ) -> None:
     stop = stop or _stop_on_signals()
-    periodic = [Every(sweep_every, services.sweeper.sweep, "command sweep")]
+    periodic = [
+        Every(sweep_every, services.sweeper.sweep, "command sweep"),
+        Every(1.0, _redis_check(services), "Redis check"),
+    ]
     if services.delivery_sweeper is not None:
         periodic.append(
             Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
@@ -62,6 +66,22 @@ def run_relay(
         if published < services.relay.batch_size:
             stop.wait(backoff)
     log.info("relay stopped", extra={"event": "relay.stopped"})
+
+
+def _redis_check(services: Orderwire) -> Callable[[], None]:
+    """A PING a second, so the relay says when it lost Redis and when it has it back even
+    while it has nothing to publish."""
+    outage = RedisOutage("relay", log)
+
+    def check() -> None:
+        try:
+            services.redis.ping()
+        except Exception as error:
+            outage.lost(error)
+            return
+        outage.answered()
+
+    return check
 
 
 def _stop_on_signals() -> threading.Event:

@@ -29,11 +29,15 @@ def tail(
     seen: OrderedDict[str, None] = OrderedDict()
     printed = 0
     delay = 0.5
+    lost = False
     while True:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.psubscribe("orderwire.events.*")
-            delay = 0.5
+            if lost:
+                errors.write("orderwire tail: reconnected to Redis\n")
+                errors.flush()
+            lost, delay = False, 0.5
             for message in pubsub.listen():
                 envelope = json.loads(message["data"])
                 if envelope["id"] in seen:
@@ -47,6 +51,7 @@ def tail(
                 if limit is not None and printed >= limit:
                     return
         except (redis.ConnectionError, redis.TimeoutError) as error:
+            lost = True
             errors.write(f"orderwire tail: Redis unreachable ({error}); retrying in {delay:.1f}s\n")
             errors.flush()
             time.sleep(delay)

@@ -16,9 +16,15 @@ Each setting below is there for a promise in the README ("What orderwire promise
   commands waiting for a worker, `/metrics` shows as `orderwire_queue_depth`.
 """
 
+import logging
+
 from celery import Celery
 
+from orderwire import broker_transport
 from orderwire.config import Settings
+from orderwire.redis_outage import RedisOutage
+
+log = logging.getLogger("orderwire.queue")
 
 
 def command_task_name(command: str) -> str:
@@ -30,6 +36,8 @@ def subscriber_task_name(subscriber: str) -> str:
 
 
 def create_celery(settings: Settings) -> Celery:
+    # kombu's Redis transport, with a channel that survives Redis restarting.
+    broker_transport.install()
     app = Celery("orderwire", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
@@ -64,11 +72,20 @@ class CommandQueue:
 
     def __init__(self, celery: Celery) -> None:
         self.celery = celery
+        self.outage = RedisOutage("command queue", log)
 
     def enqueue_command(self, command: str, request_id: str) -> None:
-        self.celery.send_task(command_task_name(command), args=[request_id], task_id=request_id)
+        self._send(command_task_name(command), args=[request_id], task_id=request_id)
 
     def enqueue_subscriber(self, subscriber: str, event_id: str) -> None:
-        self.celery.send_task(
+        self._send(
             subscriber_task_name(subscriber), args=[event_id], task_id=f"{event_id}:{subscriber}"
         )
+
+    def _send(self, name: str, *, args: list[str], task_id: str) -> None:
+        try:
+            self.celery.send_task(name, args=args, task_id=task_id)
+        except Exception as error:
+            self.outage.lost(error)
+            raise
+        self.outage.answered()

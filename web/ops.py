@@ -9,6 +9,7 @@ from prometheus_client import (
 )
 from sqlalchemy import text
 
+from orderwire import worker_liveness
 from orderwire.metrics import OrderwireCollector
 
 bp = Blueprint("ops", __name__)
@@ -22,7 +23,11 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when the database and Redis answer; 503 naming each one that does not."""
+    """200 when the database and Redis answer; 503 naming each one that does not.
+
+    Also lists the Celery workers that proved they consume (orderwire/worker_liveness.py),
+    for information: a web process is ready to accept commands with no worker at all
+    (they wait in the queue), so workers never make this 503."""
     services = current_app.extensions["orderwire"]
     down: dict[str, str] = {}
     try:
@@ -30,11 +35,18 @@ def readyz() -> Response:
             connection.execute(text("SELECT 1"))
     except Exception as error:
         down["database"] = type(error).__name__
+    workers: list[dict[str, object]] = []
     try:
         services.redis.ping()
+        workers = [
+            {"node": seen.node, "seconds_since_consumed": round(seen.seconds_since_consumed, 1)}
+            for seen in worker_liveness.consuming_workers(services.redis)
+        ]
     except Exception as error:
         down["redis"] = type(error).__name__
-    response = jsonify({"status": "unavailable" if down else "ready", "down": down})
+    response = jsonify(
+        {"status": "unavailable" if down else "ready", "down": down, "workers_consuming": workers}
+    )
     response.status_code = 503 if down else 200
     return response
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app, request
 
+from orderwire.redis_outage import RedisOutage
 from web.api.errors import ApiError
 
 log = logging.getLogger("orderwire.web")
@@ -45,6 +46,7 @@ class RedisRateLimiter:
         self.client = client
         self.rate = rate
         self.clock = clock
+        self.outage = RedisOutage("rate limiter", log)
 
     def hit(self, client_key: str) -> int | None:
         """Count one command for `client_key`; None if allowed, else seconds until it is.
@@ -59,12 +61,14 @@ class RedisRateLimiter:
             pipe.incr(key)
             pipe.expire(key, self.rate.window + 1)
             count = pipe.execute()[0]
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError) as error:
+            self.outage.lost(error)
             log.warning(
                 "rate limit unavailable (Redis); letting the command through",
                 extra={"event": "rate_limit.unavailable"},
             )
             return None
+        self.outage.answered()
         if count <= self.rate.limit:
             return None
         return max(1, math.ceil((window + 1) * self.rate.window - now))

@@ -12,6 +12,7 @@ from orderwire.config import ConfigError, Settings
 from orderwire.logs import configure_logging
 from orderwire.task_queue import create_celery
 from worker import runtime
+from worker.liveness import ConsumptionProbe
 from worker.tasks import register_tasks
 
 try:
@@ -20,6 +21,12 @@ except ConfigError as error:
     raise SystemExit(f"orderwire: configuration error: {error}") from None
 app = create_celery(settings)
 register_tasks(app, runtime.current)
+# The consumer reconnects within a second of Redis answering again (worker/consumer.py)
+# and proves that it consumes (worker/liveness.py) by probes recorded in orderwire's Redis.
+app.conf.worker_consumer = "worker.consumer:QuickReconnectConsumer"
+app.steps["consumer"].add(ConsumptionProbe)
+app.conf.orderwire_redis_url = settings.redis_url
+app.conf.orderwire_probe_seconds = settings.worker_probe_seconds
 
 
 @setup_logging.connect

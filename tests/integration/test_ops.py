@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
+from orderwire import worker_liveness
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
 from web import create_app
@@ -31,7 +33,22 @@ def test_readyz_is_200_when_the_database_and_redis_answer(
 ) -> None:
     answer = client_for(database_url, redis_server.url).get("/readyz")
     assert answer.status_code == 200
-    assert answer.json == {"status": "ready", "down": {}}
+    assert answer.json["status"] == "ready" and answer.json["down"] == {}
+
+
+def test_readyz_lists_the_workers_that_consume_without_depending_on_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    with PrivateRedis(tmp_path / "redis") as server:
+        client = client_for(database_url, server.url)
+        assert client.get("/readyz").json["workers_consuming"] == []
+
+        worker_liveness.record_consumed(redis.Redis.from_url(server.url), "worker@a", 5)
+        answer = client.get("/readyz")
+
+    assert answer.status_code == 200
+    [worker] = answer.json["workers_consuming"]
+    assert worker["node"] == "worker@a" and 0 <= worker["seconds_since_consumed"] < 5
 
 
 def test_readyz_is_503_naming_redis_when_redis_stops(database_url: str, tmp_path: Path) -> None:

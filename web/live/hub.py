@@ -17,6 +17,7 @@ from collections import defaultdict
 import redis
 
 from orderwire.messaging.keys import LIVE_CHANNEL
+from orderwire.redis_outage import RedisOutage
 from web.live.connection import LiveConnection
 
 log = logging.getLogger("orderwire.live")
@@ -31,6 +32,7 @@ class LiveHub:
         self._subscribed = threading.Event()
         self._started = False
         self._stopping = False
+        self.outage = RedisOutage("live hub", log)
 
     @property
     def connection_count(self) -> int:
@@ -84,6 +86,7 @@ class LiveHub:
                         continue
                     if message["type"] == "subscribe":
                         self._subscribed.set()
+                        self.outage.answered()
                         if not first:
                             self._everyone_catch_up()
                         first, delay = False, 0.1
@@ -94,13 +97,14 @@ class LiveHub:
                         # gevent nothing else would run until the buffer is empty, so a burst
                         # could fill the queue of a reader that is not slow at all.
                         time.sleep(0)
-            except Exception:
+            except Exception as error:
                 # Whatever broke (redis-py also raises ValueError on a socket closed under
                 # it), this thread must survive it: without it no page gets live events.
                 self._subscribed.clear()
                 if self._stopping:
                     return
-                log.warning("live subscription lost; reconnecting", exc_info=True)
+                self.outage.lost(error)
+                log.debug("live subscription lost; reconnecting", exc_info=True)
                 time.sleep(delay)
                 # Capped low: while the hub is away, pages get nothing live, and one
                 # reconnect a second per web process costs Redis nothing.

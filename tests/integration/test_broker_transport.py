@@ -1,0 +1,105 @@
+"""The Celery worker's broker connection closes cleanly when Redis dies under it.
+
+This replays, on kombu objects and a real Redis, what Celery 5.7's consumer does when
+the broker connection breaks (`Consumer.on_connection_error_after_connected`):
+`connection.collect()`, then `connection.close()` under `ignore_errors`. With a BRPOP
+in flight and an unacknowledged message (acks_late), kombu's stock Redis channel then
+raises `AttributeError: 'NoneType' object has no attribute 'hostname'`, which Celery
+treats as unrecoverable: the worker's main process exits. See orderwire/broker_transport.py.
+"""
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import kombu
+import pytest
+from kombu.common import ignore_errors
+
+from orderwire import broker_transport
+from orderwire.local_redis import PrivateRedis
+
+pytestmark = pytest.mark.integration
+
+STOCK = "kombu.transport.redis:Transport"
+OURS = "orderwire.broker_transport:Transport"
+
+
+@pytest.fixture
+def doomed_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    with PrivateRedis(tmp_path / "redis") as server:
+        yield server
+
+
+def connection_cut_mid_brpop(server: PrivateRedis, transport: str) -> kombu.Connection:
+    """A consumer connection as Celery's worker holds it when Redis dies: one message
+    delivered and not acknowledged, a BRPOP in flight on each of two channels (the task
+    consumer's and, say, the remote-control one), then Redis killed."""
+    connection = kombu.Connection(server.url, transport=transport)
+    tasks = kombu.Queue(f"tasks-{uuid.uuid4()}")
+    connection.Producer().publish({"task": 1}, routing_key=tasks.name, declare=[tasks])
+    delivered: list[kombu.Message] = []
+    kombu.Consumer(
+        connection.default_channel, queues=[tasks], accept=["json"],
+        callbacks=[lambda _body, message: delivered.append(message)],
+    ).consume()
+    control = kombu.Queue(f"control-{uuid.uuid4()}")
+    kombu.Consumer(connection.channel(), queues=[control], accept=["json"]).consume()
+    connection.drain_events(timeout=5)
+    with pytest.raises(socket.timeout):
+        connection.drain_events(timeout=0.2)  # leaves the next BRPOP waiting for a reply
+    assert len(delivered) == 1 and connection.default_channel._in_poll
+    server.kill()
+    return connection
+
+
+def close_as_celery_does(connection: kombu.Connection) -> None:
+    connection.collect(socket_timeout=1)
+    ignore_errors(connection, connection.close)
+
+
+def test_the_worker_connection_closes_cleanly_when_redis_dies_mid_brpop(
+    doomed_redis: PrivateRedis,
+) -> None:
+    connection = connection_cut_mid_brpop(doomed_redis, OURS)
+    channels = [connection.default_channel]
+
+    close_as_celery_does(connection)  # raises nothing
+
+    assert all(channel.closed for channel in channels)
+
+
+def test_stock_kombu_still_crashes_there(doomed_redis: PrivateRedis) -> None:
+    # The upstream bug this project works around. When this test fails, kombu has fixed
+    # it: delete orderwire/broker_transport.py and this file.
+    connection = connection_cut_mid_brpop(doomed_redis, STOCK)
+
+    with pytest.raises(AttributeError, match="hostname"):
+        close_as_celery_does(connection)
+
+
+def test_a_channel_closed_after_its_transport_was_detached_says_connection_error(
+    doomed_redis: PrivateRedis,
+) -> None:
+    connection = kombu.Connection(doomed_redis.url, transport=OURS)
+    channel = connection.channel()
+    transport = connection.transport
+    doomed_redis.kill()
+    transport.client = None  # what Connection.collect() does before a late close
+
+    with pytest.raises(connection.connection_errors):
+        channel._connparams()
+
+
+def test_redis_urls_keep_their_scheme_and_get_our_transport(redis_server: PrivateRedis) -> None:
+    broker_transport.install()
+    connection = kombu.Connection(redis_server.url)
+
+    assert isinstance(connection.transport, broker_transport.Transport)
+    assert connection.as_uri().startswith("redis://")  # Flower picks its broker page by it
+    assert kombu.Connection("sentinel://127.0.0.1:26379").transport_cls == "sentinel"
+    assert issubclass(
+        kombu.Connection("sentinel://127.0.0.1:26379").get_transport_cls(),
+        broker_transport.SentinelTransport,
+    )
