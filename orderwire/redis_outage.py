@@ -37,16 +37,20 @@ class RedisOutage:
         )
 
     def answered(self) -> None:
+        """Redis just answered: says it is back if it was lost."""
         if self._down_since is None:  # the common case, without the lock
             return
+        self.reconnected()
+
+    def reconnected(self) -> None:
+        """Redis is back; also for clients that reconnect by themselves, unseen (redis-py's
+        PubSub does, and resubscribes), so that `lost()` may never have been called."""
         with self._lock:
-            if self._down_since is None:
-                return
-            seconds = time.monotonic() - self._down_since
-            self._down_since = None
+            down_since, self._down_since = self._down_since, None
+        took = "" if down_since is None else f" after {time.monotonic() - down_since:.1f} s"
         self.log.info(
-            "%s reconnected to Redis after %.1f s",
+            "%s reconnected to Redis%s",
             self.component,
-            seconds,
+            took,
             extra={"event": "redis.reconnected", "component": self.component},
         )

@@ -29,16 +29,22 @@ def tail(
     seen: OrderedDict[str, None] = OrderedDict()
     printed = 0
     delay = 0.5
-    lost = False
+    subscribed_before = False
     while True:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub()
         try:
             pubsub.psubscribe("orderwire.events.*")
-            if lost:
-                errors.write("orderwire tail: reconnected to Redis\n")
-                errors.flush()
-            lost, delay = False, 0.5
             for message in pubsub.listen():
+                if message["type"] == "psubscribe":
+                    # Every confirmation after the first is a reconnection, whether seen
+                    # here as an error or done by redis-py by itself (it resubscribes).
+                    if subscribed_before:
+                        errors.write("orderwire tail: reconnected to Redis\n")
+                        errors.flush()
+                    subscribed_before, delay = True, 0.5
+                    continue
+                if message["type"] != "pmessage":
+                    continue
                 envelope = json.loads(message["data"])
                 if envelope["id"] in seen:
                     continue
@@ -51,7 +57,6 @@ def tail(
                 if limit is not None and printed >= limit:
                     return
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            lost = True
             errors.write(f"orderwire tail: Redis unreachable ({error}); retrying in {delay:.1f}s\n")
             errors.flush()
             time.sleep(delay)

@@ -138,3 +138,4 @@ def test_tail_survives_a_redis_restart_and_goes_on_printing(tmp_path: Path) -> N
         after["id"],
     ]
     assert b"Redis unreachable" in err
+    assert err.count(b"orderwire tail: reconnected to Redis") == 1

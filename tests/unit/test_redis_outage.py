@@ -37,3 +37,14 @@ def test_each_outage_is_said_again(caplog: pytest.LogCaptureFixture) -> None:
             outage.answered()
 
     assert events(caplog) == ["redis.lost", "redis.reconnected"] * 2
+
+
+def test_a_client_that_reconnected_by_itself_says_so_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = RedisOutage("live hub", logging.getLogger("test.outage"))
+    with caplog.at_level(logging.INFO, logger="test.outage"):
+        outage.reconnected()
+
+    assert events(caplog) == ["redis.reconnected"]
+    assert caplog.records[0].getMessage() == "live hub reconnected to Redis"

