@@ -9,6 +9,7 @@
    first sightings in version order.
 4. No websocket missed an event of its session (after dropping duplicates by id),
    except events that a `resync` told it to reload.
+5. Redis restarting restarted no process: web, worker, relay keep their PIDs.
 """
 
 import json
@@ -48,6 +49,16 @@ def load(engine: Engine) -> dict[str, Any]:
             "events": [dict(r) for r in connection.execute(
                 select(events).order_by(events.c.seq)).mappings()],
         }
+
+
+def processes_rode_through(before: dict[str, int], after: dict[str, int], restarts: int) -> Check:
+    lost = sorted(name for name, pid in before.items() if after.get(name) != pid)
+    return Check(
+        "processes_rode_through_redis",
+        not lost,
+        f"{len(before) - len(lost)} of {len(before)} processes kept their PID through "
+        f"{restarts} Redis restarts" + (f"; replaced or gone: {', '.join(lost)}" if lost else ""),
+    )
 
 
 def every_command_final(db: dict[str, Any], accepted: list[Sent]) -> Check:

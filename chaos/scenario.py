@@ -2,8 +2,10 @@
 
 1. worker kills: SIGKILL a pool process (Celery replaces it), then the whole worker
    (a new one is started), `worker_kills` times in all;
-2. Redis restarts: killed, down `redis_down` seconds, started empty on the same port
-   (no persistence: queued tasks, session histories and dedup markers are gone);
+2. Redis restarts: killed, down `redis_down` seconds, started again on the same port,
+   alternately empty (queued tasks, session histories and dedup markers are gone) and
+   from its append-only file; no process is restarted for it: the check
+   `processes_rode_through_redis` compares every PID before and after;
 3. a database outage of `db_outage` seconds (SQLite: an exclusive lock held from
    outside; PostgreSQL: every table locked, then orderwire's connections killed);
 4. a relay crash between publishing and marking: with the relay stopped, a worker
@@ -35,7 +37,7 @@ class ChaosOptions:
     rate: float = 15.0
     sessions: int = 6
     worker_kills: int = 4
-    redis_restarts: int = 2
+    redis_restarts: int = 5
     redis_down: float = 2.0
     db_outage: float = 4.0
     relay_crash: bool = True
@@ -70,11 +72,16 @@ class Storm:
                 self.note("worker", f"SIGKILL whole worker; started {name}")
             self.pause()
 
-    def redis_restarts(self) -> None:
-        for _ in range(self.options.redis_restarts):
-            self.system.restart_redis(self.options.redis_down)
-            self.note("redis", f"killed, down {self.options.redis_down:g} s, restarted empty")
+    def redis_restarts(self) -> checks.Check:
+        before = self.system.survivors()
+        for index in range(self.options.redis_restarts):
+            keep_data = index % 2 == 1
+            self.system.restart_redis(self.options.redis_down, keep_data=keep_data)
+            how = "from its append-only file" if keep_data else "empty"
+            self.note("redis", f"killed, down {self.options.redis_down:g} s, restarted {how}")
             self.pause()
+        return checks.processes_rode_through(before, self.system.survivors(),
+                                             self.options.redis_restarts)
 
     def database_outage(self) -> None:
         if self.options.db_outage > 0:
@@ -141,7 +148,7 @@ def _run(system: ChaosSystem, options: ChaosOptions) -> dict[str, Any]:
     storm = Storm(system, options)
     storm.pause()
     storm.worker_kills()
-    storm.redis_restarts()
+    rode_through_redis = storm.redis_restarts()
     storm.database_outage()
     storm.relay_crash()
     traffic.stop()
@@ -158,6 +165,7 @@ def _run(system: ChaosSystem, options: ChaosOptions) -> dict[str, Any]:
         checks.exactly_once(db),
         checks.every_event_published(db, tap),
         checks.no_websocket_missed(db, listeners),
+        rode_through_redis,
     ]
     storm.engine.dispose()
     return {

@@ -34,6 +34,7 @@ APPLICATION_NAME = "orderwire-chaos"
 class ChaosSystem(System):
     def __init__(self, workdir: Path, database_url: str, **kwargs: object) -> None:
         super().__init__(workdir, database_url=database_url, env=dict(CHAOS_ENV), **kwargs)
+        self.redis.appendonly = True  # so that a restart can come back from the AOF
         self._workers = 0
         self.worker_name = "worker"
 
@@ -85,11 +86,19 @@ class ChaosSystem(System):
 
     # --- Redis and the database ----------------------------------------------------------
 
-    def restart_redis(self, down_seconds: float) -> None:
-        """Kill Redis like a crash (nothing saved), then start an empty one on the same port."""
+    def restart_redis(self, down_seconds: float, *, keep_data: bool) -> None:
+        """Kill Redis like a crash, then start it again on the same port: from its
+        append-only file (`keep_data`), or empty, as if its disk were lost too."""
         self.redis.kill()
+        if not keep_data:
+            self.redis.wipe()
         time.sleep(down_seconds)
         self.redis.start()
+
+    def survivors(self) -> dict[str, int]:
+        """The PID of every process now running, by name (none is restarted by a Redis fault)."""
+        return {name: process.pid for name, process in self.processes.items()
+                if process.poll() is None}
 
     def engine(self) -> Engine:
         return make_engine(self.database_url)

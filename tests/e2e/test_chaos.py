@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
 def test_every_promise_holds_through_the_storm() -> None:
-    report = run_chaos(ChaosOptions(rate=10, sessions=3, worker_kills=2, redis_restarts=1,
+    report = run_chaos(ChaosOptions(rate=10, sessions=3, worker_kills=2, redis_restarts=2,
                                     db_outage=2, pause=2, settle_timeout=90, seed=7))
     print_summary(report)
     assert report["commands_accepted"] > 0

@@ -135,3 +135,13 @@ def test_duplicates_are_dropped_not_counted_as_missing() -> None:
     listener.received[db["events"][0]["event_id"]] = 2
     result = checks.no_websocket_missed(db, {SESSION: listener})
     assert result.passed and "1 duplicates dropped" in result.detail
+
+
+def test_processes_rode_through_fails_when_a_process_was_replaced_or_died() -> None:
+    before = {"web": 10, "worker": 20, "relay": 30}
+
+    assert checks.processes_rode_through(before, dict(before), 5).passed
+    replaced = checks.processes_rode_through(before, {"web": 10, "worker": 21, "relay": 30}, 5)
+    gone = checks.processes_rode_through(before, {"web": 10, "worker": 20}, 5)
+    assert not replaced.passed and "worker" in replaced.detail
+    assert not gone.passed and "relay" in gone.detail
