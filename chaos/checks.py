@@ -54,7 +54,7 @@ def load(engine: Engine) -> dict[str, Any]:
 def processes_rode_through(before: dict[str, int], after: dict[str, int], restarts: int) -> Check:
     lost = sorted(name for name, pid in before.items() if after.get(name) != pid)
     return Check(
-        "processes_rode_through_redis",
+        "every process rode through Redis",
         not lost,
         f"{len(before) - len(lost)} of {len(before)} processes kept their PID through "
         f"{restarts} Redis restarts" + (f"; replaced or gone: {', '.join(lost)}" if lost else ""),

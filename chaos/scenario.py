@@ -4,8 +4,8 @@
    (a new one is started), `worker_kills` times in all;
 2. Redis restarts: killed, down `redis_down` seconds, started again on the same port,
    alternately empty (queued tasks, session histories and dedup markers are gone) and
-   from its append-only file; no process is restarted for it: the check
-   `processes_rode_through_redis` compares every PID before and after;
+   from its append-only file; no process is restarted for it (the check "every
+   process rode through Redis" compares every PID before and after);
 3. a database outage of `db_outage` seconds (SQLite: an exclusive lock held from
    outside; PostgreSQL: every table locked, then orderwire's connections killed);
 4. a relay crash between publishing and marking: with the relay stopped, a worker
