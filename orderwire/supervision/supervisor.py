@@ -150,7 +150,7 @@ class Supervisor:
         why = " after failing its liveness probe" if slot.killed_for_liveness else ""
         self._say(
             f"{slot.spec.name} (pid {child.pid}) {describe_exit(returncode)}{why} after "
-            f"{lived:.1f}s; restarting in {delay:.0f}s"
+            f"{lived:.1f}s; restarting in {delay:.1f}s"
             + (f" ({slot.deaths_in_a_row} deaths in a row)" if slot.deaths_in_a_row > 1 else "")
         )
         # What it forked (gunicorn workers, the Celery pool) goes with it: a restart must
@@ -191,7 +191,7 @@ class Supervisor:
         except OSError as error:
             slot.deaths_in_a_row += 1
             delay = self._backoff.delay(slot.deaths_in_a_row)
-            self._say(f"{slot.spec.name} could not start ({error}); trying again in {delay:.0f}s")
+            self._say(f"{slot.spec.name} could not start ({error}); trying again in {delay:.1f}s")
             slot.start_at = time.monotonic() + delay
             return
         slot.last_alive = time.monotonic()
