@@ -77,6 +77,7 @@ def test_run_starts_every_process_with_a_private_redis_and_ctrl_c_stops_them_all
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         output, _ = launcher.communicate(timeout=60)
     text = output.decode(errors="replace")
+    assert launcher.returncode == 0, text  # a clean stop, so `make run` reports no error
     assert f"http://127.0.0.1:{port}/" in text and "Flower" in text
     assert len(children) >= 4, text
     wait_for(
