@@ -77,7 +77,7 @@ def _watched_paths() -> list[Path]:
     return paths
 
 
-def _specs(procfile: Path, env: dict[str, str]) -> list[ProcessSpec]:
+def _specs(procfile: Path, env: dict[str, str], settings: Settings) -> list[ProcessSpec]:
     processes = parse_procfile(procfile.read_text()).processes
     return [
         ProcessSpec(
@@ -86,6 +86,8 @@ def _specs(procfile: Path, env: dict[str, str]) -> list[ProcessSpec]:
             env=env,
             liveness=LIVENESS[name](env) if name in LIVENESS else None,
             start_when=_worker_answers(env) if name == "flower" else None,
+            # Celery's warm shutdown lets a running command finish: up to its time limit.
+            stop_timeout=settings.task_time_limit + 10.0 if name == "worker" else 30.0,
         )
         for name, command in processes.items()
     ]
@@ -162,7 +164,7 @@ def run(procfile: str = "Procfile", *, reload: bool = False) -> int:
         from orderwire.migrate import upgrade
 
         upgrade(settings.database_url)
-        specs = _specs(procfile_path, env)
+        specs = _specs(procfile_path, env, settings)
         print(_banner(settings, env, private_redis is not None, env_file.describe(), reload),
               flush=True)
         output = _Output([spec.name for spec in specs])

@@ -147,7 +147,7 @@ class Supervisor:
             slot.deaths_in_a_row = 0
         slot.deaths_in_a_row += 1
         delay = self._backoff.delay(slot.deaths_in_a_row)
-        why = " after failing its liveness probe" if slot.killed_for_liveness else ""
+        why = " (failed its liveness probe)" if slot.killed_for_liveness else ""
         self._say(
             f"{slot.spec.name} (pid {child.pid}) {describe_exit(returncode)}{why} after "
             f"{lived:.1f}s; restarting in {delay:.1f}s"
