@@ -152,7 +152,8 @@ def run(procfile: str = "Procfile", *, reload: bool = False) -> int:
     private_redis = None
     try:
         if not env.get("REDIS_URL"):
-            private_redis = PrivateRedis(var / "redis", appendonly=True).start()
+            private_redis = PrivateRedis(var / "redis", appendonly=True, die_with_parent=True)
+            private_redis.start()
             env["REDIS_URL"] = private_redis.url
             private_redis_address.record(var, private_redis.url)
         try:

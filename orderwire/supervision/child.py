@@ -10,11 +10,17 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 
 OutputLine = Callable[[str, str], None]  # (process name, line)
+
+
+def guarded() -> list[str]:
+    """The prefix that makes a command die with this process (orphan_guard)."""
+    return [sys.executable, "-m", "orderwire.supervision.orphan_guard", str(os.getpid())]
 
 
 def describe_exit(returncode: int) -> str:
@@ -33,10 +39,10 @@ class Child:
         self, name: str, command: str, env: Mapping[str, str], output: OutputLine
     ) -> None:
         self.name = name
-        # `exec`: the shell becomes the command, so the pid we hold is gunicorn's master
-        # or Celery's main process, not a shell in front of it.
+        # `exec`: the guard, then the shell, become the command, so the pid we hold is
+        # gunicorn's master or Celery's main process, not something in front of it.
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", f"exec {command}"],
+            [*guarded(), "/bin/sh", "-c", f"exec {command}"],
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

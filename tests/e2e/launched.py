@@ -46,6 +46,7 @@ class Launched:
             start_new_session=True,
         )
         self.lines: list[str] = []
+        self._seen: set[psutil.Process] = set()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -75,17 +76,23 @@ class Launched:
 
         return wait_for(newest, timeout=timeout, what=f"{name} to be started")
 
-    def tree(self) -> list[psutil.Process]:
-        """Every process the launcher started, and what those started, right now."""
-        return psutil.Process(self.process.pid).children(recursive=True)
-
     def wait_exit(self, timeout: float = 90) -> int:
         returncode = self.process.wait(timeout)
         self._reader.join(10)
         return returncode
 
+    def tree(self) -> list[psutil.Process]:
+        """Every process the launcher started, and what those started, right now (all
+        the processes seen so far are remembered for `kill`)."""
+        found = psutil.Process(self.process.pid).children(recursive=True)
+        self._seen.update(found)
+        return found
+
     def kill(self) -> None:
         """Last resort after a failed test: nothing of this tree may outlive it."""
+        for process in self._seen:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
         if self.process.poll() is not None:
             return
         for child in self.tree():

@@ -71,10 +71,10 @@ def test_each_process_killed_is_restarted_and_sigterm_to_the_launcher_leaves_not
         os.kill(run.process.pid, signal.SIGTERM)  # the launcher alone, as an IDE's stop does
 
         assert run.wait_exit() == 0, run.output
+        wait_for(lambda: all(gone(process) for process in tree), timeout=30,
+                 what="every process of the launcher's tree to be gone")
     finally:
-        run.kill()
-    wait_for(lambda: all(gone(process) for process in tree), timeout=30,
-             what="every process of the launcher's tree to be gone")
+        run.kill()  # only what a failed assertion left: the check above came first
     assert port_free(port) and port_free(flower_port)
     assert not (var / "redis-url").exists()
     with pytest.raises(redis.ConnectionError):
@@ -116,6 +116,8 @@ def test_ctrl_c_through_make_stops_everything_quietly_with_the_env_file_ports(
         os.killpg(run.process.pid, signal.SIGINT)  # Ctrl-C: make and the launcher get it
 
         run.wait_exit()
+        wait_for(lambda: all(gone(process) for process in tree), timeout=30,
+                 what="every process of the launcher's tree to be gone")
     finally:
         run.kill()
     output = run.output
@@ -126,7 +128,31 @@ def test_ctrl_c_through_make_stops_everything_quietly_with_the_env_file_ports(
         assert re.search(rf"launcher \| {kind} stopped", output), output
     for warning in OUR_WARNINGS:
         assert warning not in output, f"{warning} in the output:\n{output}"
-    wait_for(lambda: all(gone(process) for process in tree), timeout=30,
-             what="every process of the launcher's tree to be gone")
     assert port_free(port) and port_free(flower_port)
     assert not (var / "redis-url").exists()
+
+
+def test_even_sigkill_of_the_launcher_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL cannot be caught; the children are set to receive SIGTERM when the
+    launcher dies (orderwire/supervision/orphan_guard.py) and stop as on any SIGTERM."""
+    port, flower_port = free_port(), free_port()
+    var = tmp_path / "var"
+    run = Launched(
+        [str(BIN / "orderwire"), "run"], cwd=ROOT,
+        env=launch_environment(var, port, flower_port),
+    )
+    try:
+        wait_for(lambda: page_answers(port), timeout=90, what="the page to answer")
+        for kind in PROCESS_KINDS:
+            run.pid_of(kind)
+        tree = run.tree()
+        assert len(tree) >= 7, tree
+
+        os.kill(run.process.pid, signal.SIGKILL)
+
+        assert run.wait_exit() == -signal.SIGKILL
+        wait_for(lambda: all(gone(process) for process in tree), timeout=60,
+                 what="every process of the killed launcher's tree to stop")
+    finally:
+        run.kill()
+    assert port_free(port) and port_free(flower_port)

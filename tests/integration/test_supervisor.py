@@ -145,7 +145,7 @@ def test_a_process_failing_its_liveness_probe_is_killed_and_restarted() -> None:
 
         second = started_pid(supervisor, "probed", other_than=first)
         assert said.said(rf"probed \(pid {first}\) failed its liveness probe for \d+s")
-        assert said.said(rf"probed \(pid {first}\) killed by SIGKILL \(failed its liveness probe\) after")
+        assert said.said(rf"probed \(pid {first}\) killed by SIGKILL \(failed its liveness probe\)")
         assert gone(first) and supervisor.pids()["other"] == other
         healthy.set()
         assert supervisor.pids()["probed"] == second
