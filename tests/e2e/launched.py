@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 import requests
 
+from orderwire.local_redis import free_port
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +101,17 @@ class Launched:
                 os.killpg(child.pid, signal.SIGKILL)
         self.process.kill()
         self.process.wait()
+
+
+def launch(command: str, var: Path) -> tuple[Launched, int, int]:
+    """`orderwire run` or `orderwire dev` from the project's folder on free ports: the
+    launcher, the page's port and Flower's."""
+    port, flower_port = free_port(), free_port()
+    run = Launched(
+        [str(BIN / "orderwire"), command], cwd=ROOT,
+        env=launch_environment(var, port, flower_port),
+    )
+    return run, port, flower_port
 
 
 def page_answers(port: int) -> bool:

@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orderwire.local_redis import free_port
-from tests.e2e.launched import (
-    BIN,
-    ROOT,
-    Launched,
-    launch_environment,
-    page_answers,
-    place_an_order_and_wait,
-)
+from tests.e2e.launched import ROOT, launch, page_answers, place_an_order_and_wait
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -25,11 +17,7 @@ RELOADED = ("web", "worker", "relay")
 
 
 def test_a_changed_source_file_restarts_web_worker_and_relay(tmp_path: Path) -> None:
-    port = free_port()
-    run = Launched(
-        [str(BIN / "orderwire"), "dev"], cwd=ROOT,
-        env=launch_environment(tmp_path / "var", port, free_port()),
-    )
+    run, port, _ = launch("dev", tmp_path / "var")
     # A new module in a watched package: the test's own file, so no real code is edited.
     changed = ROOT / "worker" / f"_reload_probe_{uuid.uuid4().hex}.py"
     try:

@@ -22,6 +22,7 @@ from tests.e2e.launched import (
     Launched,
     flower_answers,
     gone,
+    launch,
     launch_environment,
     page_answers,
     place_an_order_and_wait,
@@ -39,12 +40,8 @@ OUR_WARNINGS = ("MonkeyPatchWarning", "Inspect method", "Traceback")
 def test_each_process_killed_is_restarted_and_sigterm_to_the_launcher_leaves_nothing(
     tmp_path: Path,
 ) -> None:
-    port, flower_port = free_port(), free_port()
     var = tmp_path / "var"
-    run = Launched(
-        [str(BIN / "orderwire"), "run"], cwd=ROOT,
-        env=launch_environment(var, port, flower_port),
-    )
+    run, port, flower_port = launch("run", var)
     try:
         wait_for(lambda: page_answers(port), timeout=90, what="the page to answer")
         credentials = (var / "flower-credentials").read_text().strip()
@@ -135,12 +132,8 @@ def test_ctrl_c_through_make_stops_everything_quietly_with_the_env_file_ports(
 def test_even_sigkill_of_the_launcher_leaves_no_process_behind(tmp_path: Path) -> None:
     """SIGKILL cannot be caught; the children are set to receive SIGTERM when the
     launcher dies (orderwire/supervision/orphan_guard.py) and stop as on any SIGTERM."""
-    port, flower_port = free_port(), free_port()
     var = tmp_path / "var"
-    run = Launched(
-        [str(BIN / "orderwire"), "run"], cwd=ROOT,
-        env=launch_environment(var, port, flower_port),
-    )
+    run, port, flower_port = launch("run", var)
     try:
         wait_for(lambda: page_answers(port), timeout=90, what="the page to answer")
         for kind in PROCESS_KINDS:
