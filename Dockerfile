@@ -20,4 +20,4 @@ RUN pip install . && rm -rf build *.egg-info
 
 USER orderwire
 EXPOSE 5000 5555
-CMD ["gunicorn", "--config", "python:web.gunicorn_conf", "web:create_app()"]
+CMD ["gunicorn", "--config", "python:orderwire.gunicorn_conf", "web:create_app()"]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint bench chaos tail migrate clean
+.PHONY: run dev test test-fast lint bench chaos tail migrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/orderwire run
+
+# `make run`, restarting web, worker and relay when the code changes.
+dev: $(STAMP)
+	$(BIN)/orderwire dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -32,7 +32,9 @@ class BenchSystem(System):
         self.web_log_level = web_log_level
 
     def start_web(self, name: str = "web", port: int | None = None) -> None:
-        argv = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "web:create_app()"]
+        argv = [
+            str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf", "web:create_app()"
+        ]
         env = {"LOG_LEVEL": self.web_log_level, **({"PORT": str(port)} if port else {})}
         self._spawn(name, argv, env)
 

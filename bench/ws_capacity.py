@@ -240,7 +240,7 @@ def main() -> None:
         app = "web:create_app()"
         if args.accept_compression:
             app = "bench.ws_capacity:compressed_app()"
-        argv = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf",
+        argv = [str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf",
                 "--worker-class", args.worker_class, "--workers", "1",
                 "--worker-connections", str(args.connections + 100)]
         if args.worker_class == "gthread":

@@ -1,4 +1,4 @@
-"""The `orderwire` command: run, migrate, relay, flower, tail, worker-alive, check-config."""
+"""The `orderwire` command: run, dev, migrate, relay, flower, tail, worker-alive, check-config."""
 
 import argparse
 import contextlib
@@ -9,7 +9,28 @@ from orderwire import worker_liveness
 from orderwire.config import ConfigError, Settings, safe_url
 
 
+def _find_private_redis() -> None:
+    """Without REDIS_URL, use the private Redis of a running `make run` (var/redis-url),
+    for this process and those it starts (Flower)."""
+    from orderwire import private_redis_address
+    from orderwire.config import var_dir
+
+    if os.environ.get("REDIS_URL"):
+        return
+    found = private_redis_address.recorded(var_dir())
+    if found is None:
+        return
+    if found.answering:
+        os.environ["REDIS_URL"] = found.url
+        print(f"orderwire: REDIS_URL unset; using make run's Redis from {found.path}",
+              file=sys.stderr)
+    else:
+        print(f"orderwire: ignoring {found.path}: nothing answers at {found.url} "
+              "(make run is not running)", file=sys.stderr)
+
+
 def _settings() -> Settings:
+    _find_private_redis()
     try:
         return Settings.from_env()
     except ConfigError as error:
@@ -21,6 +42,12 @@ def cmd_run(_args: argparse.Namespace) -> int:
     from orderwire.launcher import run
 
     return run()
+
+
+def cmd_dev(_args: argparse.Namespace) -> int:
+    from orderwire.launcher import run
+
+    return run(reload=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -107,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every Procfile process (what `make run` does)").set_defaults(
         func=cmd_run
+    )
+    sub.add_parser("dev", help="`run` with restarts on code changes (`make dev`)").set_defaults(
+        func=cmd_dev
     )
     migrate = sub.add_parser("migrate", help="migrate DATABASE_URL (default: to head)")
     migrate.add_argument("revision", nargs="?", default="head")

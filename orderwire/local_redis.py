@@ -26,9 +26,16 @@ class PrivateRedis:
     """`with PrivateRedis(dir) as server:` starts redis-server on loopback and stops it after."""
 
     def __init__(
-        self, directory: Path, *, port: int | None = None, appendonly: bool = False
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        die_with_parent: bool = False,
     ) -> None:
         self.directory = Path(directory)
+        # `make run`'s: stopped (SIGTERM) even if the launcher is killed outright.
+        self.die_with_parent = die_with_parent
         self.port = port or free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
@@ -39,8 +46,14 @@ class PrivateRedis:
 
     def start(self, timeout: float = 10.0) -> "PrivateRedis":
         self.directory.mkdir(parents=True, exist_ok=True)
+        guard = []
+        if self.die_with_parent:
+            from orderwire.supervision.child import guarded
+
+            guard = guarded()
         self.process = subprocess.Popen(
             [
+                *guard,
                 redis_server_binary(),
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",

@@ -47,7 +47,7 @@ class _UtcJsonFormatter(JsonFormatter):
 
 def json_formatter(process: str) -> logging.Formatter:
     """The one line format of every orderwire process (gunicorn's own logs use it too,
-    through `logconfig_dict` in web/gunicorn_conf.py)."""
+    through `logconfig_dict` in orderwire/gunicorn_conf.py)."""
     return _UtcJsonFormatter(
         "{asctime}{levelname}{name}{message}{request_id}",
         style="{",

@@ -98,7 +98,9 @@ class System:
     def start_web(self, name: str = "web", port: int | None = None) -> None:
         """Start gunicorn; another `name` and `port` make a second web process that shares
         this system's database and Redis (a page's server going away while others serve)."""
-        argv = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "web:create_app()"]
+        argv = [
+            str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf", "web:create_app()"
+        ]
         self._spawn(name, argv, {"PORT": str(port)} if port else None)
 
     def start_worker(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -70,13 +71,16 @@ def test_run_starts_every_process_with_a_private_redis_and_ctrl_c_stops_them_all
                 capture_output=True, text=True, check=False,
             ).stdout.split()
         ]
-        children = subprocess.run(
-            ["pgrep", "-s", str(launcher.pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
+        # Each process runs in a session of its own (so Ctrl-C reaches only the launcher,
+        # which stops them in order): they are found as the launcher's descendants.
+        children = [
+            str(child.pid) for child in psutil.Process(launcher.pid).children(recursive=True)
+        ]
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         output, _ = launcher.communicate(timeout=60)
     text = output.decode(errors="replace")
+    assert launcher.returncode == 0, text  # a clean stop, so `make run` reports no error
     assert f"http://127.0.0.1:{port}/" in text and "Flower" in text
     assert len(children) >= 4, text
     wait_for(

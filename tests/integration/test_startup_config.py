@@ -60,7 +60,7 @@ def test_check_config_stops_naming_the_bad_variable(
 def test_gunicorn_stops_at_once_naming_the_bad_variable(
     tmp_path: Path, bad: dict[str, str], variable: str
 ) -> None:
-    argv = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "web:create_app()"]
+    argv = [str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf", "web:create_app()"]
     finished = run(argv, environment(tmp_path, **bad), tmp_path)
 
     assert finished.returncode != 0

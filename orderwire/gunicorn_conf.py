@@ -1,4 +1,8 @@
-"""gunicorn settings for the web process (Procfile: `gunicorn --config python:web.gunicorn_conf`).
+"""gunicorn settings for the web process (Procfile: `--config python:orderwire.gunicorn_conf`).
+
+It lives outside the `web` package on purpose: gunicorn's master imports it, and
+importing `web` would import Flask, redis and ssl there before the gevent worker
+patches them (gevent's MonkeyPatchWarning at every start).
 
 gevent, not sync and not a thread per socket: every websocket holds its request
 for as long as the page is open. Measured against gthread (docs/serving.md,
@@ -8,6 +12,7 @@ fan-out, and no OS thread per socket.
 
 import os
 import signal
+import subprocess
 import sys
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '5000')}")
@@ -49,14 +54,17 @@ logconfig_dict = {
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Check the environment in the master, before binding or forking: a bad variable stops
     gunicorn at once with one line naming it. (Without this a worker fails to boot and
-    gunicorn also stops, but after a traceback, and only once a worker has tried.)"""
-    from orderwire.config import ConfigError, Settings
+    gunicorn also stops, but after a traceback, and only once a worker has tried.)
 
-    try:
-        Settings.from_env()
-    except ConfigError as error:
-        print(f"orderwire: configuration error: {error}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+    In a child process: the settings import SQLAlchemy, which imports ssl, and ssl
+    imported in the master is what gevent warns about when the worker patches it."""
+    checked = subprocess.run(
+        [sys.executable, "-m", "orderwire.cli", "check-config"],
+        stdout=subprocess.DEVNULL,  # "configuration is valid"; the error goes to stderr
+        check=False,
+    )
+    if checked.returncode != 0:
+        raise SystemExit(checked.returncode)
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
