@@ -26,7 +26,7 @@ from honcho.printer import Message, Printer
 
 from orderwire import private_redis_address
 from orderwire.config import ConfigError, Settings, safe_url, var_dir
-from orderwire.env_file import merge_env_file
+from orderwire.env_file import EnvFileError, merge_env_file
 from orderwire.local_redis import PrivateRedis
 from orderwire.supervision.supervisor import Liveness, ProcessSpec, Supervisor
 
@@ -143,7 +143,11 @@ def run(procfile: str = "Procfile", *, reload: bool = False) -> int:
         print(f"orderwire: no {procfile} in {Path.cwd()}: run this from the project's folder",
               file=sys.stderr)
         return 2
-    env, env_file = merge_env_file(os.environ, Path.cwd() / ".env")
+    try:
+        env, env_file = merge_env_file(os.environ, Path.cwd() / ".env")
+    except EnvFileError as error:
+        print(f"orderwire: configuration error: {error}", file=sys.stderr)
+        return 2
     var = var_dir(env)
     var.mkdir(parents=True, exist_ok=True)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
