@@ -149,4 +149,3 @@ def test_even_sigkill_of_the_launcher_leaves_no_process_behind(tmp_path: Path) -
     finally:
         run.kill()
     assert port_free(port) and port_free(flower_port)
-
