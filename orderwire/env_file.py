@@ -6,11 +6,19 @@ file counts as unset. The launcher prints what it took from where, and hands the
 merged environment to every process, so what it prints is what they use.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class EnvFileError(Exception):
+    """A line of .env that is not `NAME=value`: nothing starts rather than guess."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ def merge_env_file(
     merged = dict(environ)
     if not path.is_file():
         return merged, EnvFileReport(path, found=False)
+    _check_syntax(path)
     loaded, overridden, empty = [], [], []
     for name, value in dotenv_values(path).items():
         if not value:
@@ -52,3 +61,16 @@ def merge_env_file(
     return merged, EnvFileReport(
         path, found=True, loaded=tuple(loaded), overridden=tuple(overridden), empty=tuple(empty)
     )
+
+
+def _check_syntax(path: Path) -> None:
+    """python-dotenv skips a line it cannot parse with a warning, and takes `"NAME=1` as a
+    variable named `"NAME`; either would be a setting silently lost."""
+    with path.open(encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            if binding.error or (binding.key is not None
+                                 and not VARIABLE_NAME.fullmatch(binding.key)):
+                line = binding.original.string.strip()
+                raise EnvFileError(
+                    f"{path}, line {binding.original.line}: {line!r} is not NAME=value"
+                )

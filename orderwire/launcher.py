@@ -10,6 +10,7 @@ others keep serving. SIGINT (Ctrl-C), SIGTERM or SIGHUP stops them all, then the
 private Redis, and exits 0.
 """
 
+import contextlib
 import importlib.util
 import os
 import secrets
@@ -28,7 +29,7 @@ from honcho.printer import Message, Printer
 
 from orderwire import private_redis_address, worker_liveness
 from orderwire.config import ConfigError, Settings, safe_url, var_dir
-from orderwire.env_file import merge_env_file
+from orderwire.env_file import EnvFileError, merge_env_file
 from orderwire.local_redis import PrivateRedis
 from orderwire.supervision.supervisor import Liveness, ProcessSpec, Supervisor
 
@@ -115,15 +116,23 @@ def _specs(procfile: Path, env: dict[str, str], settings: Settings) -> list[Proc
 
 
 class _Output:
-    """honcho's `HH:MM:SS name | line` format, one line at a time from many threads."""
+    """honcho's `HH:MM:SS name | line` format (a colour per process on a terminal), one
+    line at a time from many threads."""
 
     def __init__(self, names: list[str]) -> None:
+        from honcho.colour import get_colours
+
         self._printer = Printer(sys.stdout, width=max(len(name) for name in [*names, "launcher"]))
+        colours = get_colours()
+        self._colours = {name: next(colours) for name in names}
         self._lock = threading.Lock()
 
     def line(self, name: str, text: str) -> None:
-        with self._lock:
-            self._printer.write(Message("line", text, datetime.now(), name, None))
+        message = Message("line", text, datetime.now(), name, self._colours.get(name))
+        # Where the output went away (`make run | head`), the children must not block on a
+        # full pipe: their lines are still read, and dropped.
+        with self._lock, contextlib.suppress(OSError):
+            self._printer.write(message)
 
     def say(self, text: str) -> None:
         self.line("launcher", text)
@@ -164,7 +173,11 @@ def run(procfile: str = "Procfile", *, reload: bool = False) -> int:
         print(f"orderwire: no {procfile} in {Path.cwd()}: run this from the project's folder",
               file=sys.stderr)
         return 2
-    env, env_file = merge_env_file(os.environ, Path.cwd() / ".env")
+    try:
+        env, env_file = merge_env_file(os.environ, Path.cwd() / ".env")
+    except EnvFileError as error:
+        print(f"orderwire: configuration error: {error}", file=sys.stderr)
+        return 2
     var = var_dir(env)
     var.mkdir(parents=True, exist_ok=True)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

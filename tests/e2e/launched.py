@@ -48,6 +48,7 @@ class Launched:
         )
         self.lines: list[str] = []
         self._seen: set[psutil.Process] = set()
+        self._stop_reading = threading.Event()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -55,8 +56,19 @@ class Launched:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
+            if self._stop_reading.is_set():
+                break
             with self._lock:
                 self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        self.process.stdout.close()
+
+    def stop_reading(self) -> None:
+        """Close the launcher's output at the next line it prints, as `| head` does once
+        it has its lines."""
+        self._stop_reading.set()
+
+    def reading(self) -> bool:
+        return self._reader.is_alive()
 
     @property
     def output(self) -> str:

@@ -3,7 +3,9 @@ banner line names what came from where without ever showing a value."""
 
 from pathlib import Path
 
-from orderwire.env_file import merge_env_file
+import pytest
+
+from orderwire.env_file import EnvFileError, merge_env_file
 
 
 def test_the_file_fills_in_what_the_environment_does_not_set(tmp_path: Path) -> None:
@@ -47,3 +49,17 @@ def test_without_a_file_only_the_environment_applies(tmp_path: Path) -> None:
 
     assert merged == {"PORT": "5101"} and not report.found
     assert report.describe().endswith("not found (only the environment and defaults apply)")
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [("PORT 5103", 2), ("BAD NAME=3", 2), ('"PORT=5103', 2), ("PORT='5103", 2)],
+)
+def test_a_line_that_is_not_name_equals_value_stops_with_its_number(
+    tmp_path: Path, line: str, number: int
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"LOG_LEVEL=DEBUG\n{line}\nFLOWER_PORT=5104\n")
+
+    with pytest.raises(EnvFileError, match=rf"\.env, line {number}: .* is not NAME=value"):
+        merge_env_file({}, env_file)
