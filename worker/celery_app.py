@@ -36,7 +36,7 @@ def _json_logs(**_kwargs: object) -> None:
 
 @worker_process_init.connect
 def _leave_sigterm_to_the_main_process(**_kwargs: object) -> None:
-    # honcho, `kill -- -PGID` and the tests signal the whole process group. Celery resets
+    # The launcher, `kill -- -PGID` and the tests signal the whole process group. Celery resets
     # SIGTERM in its pool children to "die at once", which would cut the running command
     # short; the main process's warm shutdown is what lets it finish. Children still die
     # with the main process (Celery sets PDEATHSIG) and on a hard time limit (SIGKILL).
