@@ -1,4 +1,4 @@
-"""The `orderwire` command: run, migrate, relay, flower, tail, check-config."""
+"""The `orderwire` command: run, migrate, relay, flower, tail, feed, check-config."""
 
 import argparse
 import contextlib
@@ -6,6 +6,11 @@ import os
 import sys
 
 from orderwire.config import ConfigError, Settings, safe_url
+from orderwire.feed.commands import (
+    add_feed_parser,
+    add_tail_group_options,
+    group_options_without_group,
+)
 
 
 def _settings() -> Settings:
@@ -64,6 +69,14 @@ def cmd_flower(_args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     import redis
 
+    if args.group:
+        from orderwire.feed.commands import run_tail_group
+
+        return run_tail_group(args, _settings())
+    if stray := group_options_without_group(args):
+        print(f"orderwire tail: {stray} needs --group (the durable feed)", file=sys.stderr)
+        return 2
+
     from orderwire.tail import tail
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -94,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     tail = sub.add_parser("tail", help="print every event (PSUBSCRIBE orderwire.events.*)")
     tail.add_argument("--limit", type=int, default=None)
+    add_tail_group_options(tail)
     tail.set_defaults(func=cmd_tail)
+    add_feed_parser(sub, _settings)
     sub.add_parser("check-config", help="validate the environment and exit").set_defaults(
         func=cmd_check_config
     )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from orderwire.bootstrap import Orderwire
+from orderwire.feed.groups import FeedWatch
 
 log = logging.getLogger("orderwire.relay")
 
@@ -40,9 +41,14 @@ def run_relay(
     interval: float = 0.2,
     sweep_every: float = 5.0,
     delivery_sweep_every: float = 60.0,
+    feed_watch_every: float = 30.0,
 ) -> None:
     stop = stop or _stop_on_signals()
-    periodic = [Every(sweep_every, services.sweeper.sweep, "command sweep")]
+    feed_watch = FeedWatch(services.redis, services.settings.feed_maxlen)
+    periodic = [
+        Every(sweep_every, services.sweeper.sweep, "command sweep"),
+        Every(feed_watch_every, feed_watch.check, "feed watch"),
+    ]
     if services.delivery_sweeper is not None:
         periodic.append(
             Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
