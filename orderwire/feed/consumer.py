@@ -14,8 +14,9 @@ otherwise write itself:
   pending entries come first), or to another one of the group once it has been
   idle for `claim_idle` seconds (XAUTOCLAIM: a consumer that died mid-batch
   loses nothing);
-- **parking**: an event delivered more than `max_deliveries` times is not handed
-  to the body again but moved to the group's parked stream
+- **parking**: an event delivered more than `max_deliveries` times (an event that
+  waited behind a failing one counts one delivery more) is not handed to the body
+  again but moved to the group's parked stream
   (`orderwire:feed:<group>:parked`), so one poisonous event cannot stop a group;
 - **dedup by event id**: the ids a group handled are kept (with the ack, in one
   MULTI) for `dedup_window`, so an event appended twice (a feed rebuild) or
@@ -44,6 +45,11 @@ log = logging.getLogger("orderwire.feed")
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]  # (stream id, fields); fields None: trimmed
 T = TypeVar("T")
+
+AUTOCLAIM_JUSTID = """
+return redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+                  'COUNT', ARGV[5], 'JUSTID')
+"""
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,13 @@ class FeedConsumer:
     def __post_init__(self) -> None:
         if not self.group or any(c.isspace() for c in self.group):
             raise ValueError(f"a group is a name without spaces, got {self.group!r}")
-        if self.max_deliveries < 1:
-            raise ValueError("max_deliveries must be at least 1")
+        if self.max_deliveries < 2:
+            raise ValueError("max_deliveries must be at least 2")
         self._own_pending_first = True  # on entry: whatever this consumer left unacked
         self._next_claim = 0.0
         self._claim_cursor = "0-0"
         self._current: Delivery | None = None  # handed out, not yet acknowledged
+        self._autoclaim = self.client.register_script(AUTOCLAIM_JUSTID)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every event for this consumer, as its envelope (a dict), until the caller stops.
@@ -137,7 +144,9 @@ class FeedConsumer:
         """Own pending entries first, then entries claimed from idle consumers, then new ones;
         each with how many times it has been delivered."""
         if self._own_pending_first:
-            pending = self._read("0")
+            # One at a time: every read counts a delivery, and entries queued behind one that
+            # keeps failing must not use up their own deliveries waiting.
+            pending = self._read("0", count=1)
             if pending:
                 return self._with_deliveries(pending)
             self._own_pending_first = False
@@ -147,9 +156,13 @@ class FeedConsumer:
         block_ms = max(1, int(self.block.total_seconds() * 1000))
         return [(entry, 1) for entry in self._read(">", block=block_ms)]
 
-    def _read(self, position: str, block: int | None = None) -> list[Entry]:
+    def _read(self, position: str, block: int | None = None, count: int = 0) -> list[Entry]:
         reply = self.client.xreadgroup(
-            self.group, self.consumer, {FEED_STREAM: position}, count=self.batch, block=block
+            self.group,
+            self.consumer,
+            {FEED_STREAM: position},
+            count=count or self.batch,
+            block=block,
         )
         return [
             (stream_id, fields or None) for _, rows in reply or [] for stream_id, fields in rows
@@ -160,14 +173,10 @@ class FeedConsumer:
         than `claim_idle`: a dead consumer's pending work. True if any were taken."""
         self._next_claim = time.monotonic() + min(self.claim_idle.total_seconds(), 10.0)
         idle_ms = int(self.claim_idle.total_seconds() * 1000)
-        reply = self.client.xautoclaim(
-            FEED_STREAM,
-            self.group,
-            self.consumer,
-            idle_ms,
-            self._claim_cursor,
-            count=self.batch,
-            justid=True,
+        # Through a script: redis-py's XAUTOCLAIM JUSTID reply drops the cursor.
+        reply = self._autoclaim(
+            keys=[FEED_STREAM],
+            args=[self.group, self.consumer, idle_ms, self._claim_cursor, self.batch],
         )
         cursor, claimed = reply[0], reply[1]
         self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
