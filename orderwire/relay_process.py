@@ -1,4 +1,5 @@
-"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop.
+"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop
+(and, every 30 s, the durable feed's watch: orderwire/feed/groups.py).
 
 Each job keeps a promise when something else broke (Redis was down at commit, a
 message was lost), so they run apart from the web and the workers, and stop

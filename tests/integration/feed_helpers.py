@@ -25,7 +25,7 @@ def an_event(order_id: str, version: int, event_type: str = "OrderPaid") -> Outb
     envelope = make_envelope(
         event_id=event_id, event_type=event_type, occurred_at=datetime.now(UTC),
         request_id=f"r-{uuid.uuid4()}", aggregate_id=order_id, aggregate_version=version,
-        data={"order_id": order_id},
+        data={"order_id": order_id, **({"total": "12.50"} if event_type == "OrderPaid" else {})},
     )
     return OutboxEvent(event_id, event_type, order_id, (f"s-{order_id[:8]}",), dumps(envelope))
 
