@@ -110,6 +110,7 @@ class FeedConsumer:
         """Every event for this consumer, as its envelope (a dict), until the caller stops.
         Redis going away pauses the loop (logged, retried with backoff); it never ends it."""
         self._own_pending_first = True
+        self._current = None
         group_ready = False
         while True:
             if not group_ready:
@@ -215,6 +216,7 @@ class FeedConsumer:
 
     def _deliver(self, batch: list[Delivery]) -> Iterator[dict[str, Any]]:
         handled_now: set[str] = set()
+        skipped: list[bytes] = []  # acknowledged together, not one round trip each
         for item in batch:
             envelope = item.envelope
             if envelope is None:
@@ -224,21 +226,28 @@ class FeedConsumer:
                     item.stream_id,
                     self.group,
                 )
-                self._patiently(self.client.xack, FEED_STREAM, self.group, item.stream_id)
+                skipped.append(item.stream_id)
             elif (
                 item.handled_before
                 or envelope["id"] in handled_now
                 or (self.types and envelope["type"] not in self.types)
             ):
-                self._patiently(self.client.xack, FEED_STREAM, self.group, item.stream_id)
+                skipped.append(item.stream_id)
             elif item.deliveries > self.max_deliveries:
                 self._patiently(self._park, item)
             else:
+                self._acknowledge_skipped(skipped)
                 self._current = item
                 yield envelope
                 # Reached only when the loop body returned: the event is handled.
                 self.ack_current()
                 handled_now.add(envelope["id"])
+        self._acknowledge_skipped(skipped)
+
+    def _acknowledge_skipped(self, skipped: list[bytes]) -> None:
+        if skipped:
+            self._patiently(self.client.xack, FEED_STREAM, self.group, *skipped)
+            skipped.clear()
 
     def ack_current(self) -> None:
         """Acknowledge the event last handed out, now rather than when the loop asks for the
