@@ -17,7 +17,7 @@ from orderwire.db.tables import commands, events
 from orderwire.feed.names import FEED_STREAM
 from tests.conftest import database_backends
 from tests.harness import System
-from tests.integration.feed_helpers import TailProcess, in_order_per_order
+from tests.integration.feed.helpers import TailProcess, in_order_per_order
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,7 +16,7 @@ from orderwire.feed import FeedConsumer, consume, parked
 from orderwire.feed.names import FEED_STREAM, handled_key
 from orderwire.local_redis import PrivateRedis
 from orderwire.messaging.publisher import RedisEventPublisher
-from tests.integration.feed_helpers import (
+from tests.integration.feed.helpers import (
     ROOT,
     TailProcess,
     an_event,
@@ -29,18 +28,6 @@ from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis", appendonly=True) as server:
-        yield server
-
-
-@pytest.fixture
-def client(own_redis: PrivateRedis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(own_redis.url, socket_connect_timeout=0.5, socket_timeout=5)
-    yield client
-    client.close()
 
 
 def take(events: Iterator[dict], count: int) -> list[dict]:

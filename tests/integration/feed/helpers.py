@@ -17,7 +17,7 @@ from orderwire.feed.names import FEED_STREAM
 from orderwire.messaging.envelope import dumps, make_envelope
 from orderwire.messaging.publisher import RedisEventPublisher
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def an_event(order_id: str, version: int, event_type: str = "OrderPaid") -> OutboxEvent:

@@ -1,9 +1,7 @@
 """`orderwire feed rebuild --since`: the outbox gives a Redis that lost the feed its events
 back, in order, once; SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,24 +13,12 @@ from orderwire.feed.names import FEED_STREAM
 from orderwire.feed.rebuild import rebuild_feed
 from orderwire.local_redis import PrivateRedis
 from tests.integration.event_helpers import a_session, orderwire_on, place, run_command
-from tests.integration.feed_helpers import feed_ids
+from tests.integration.feed.helpers import feed_ids
 
 pytestmark = pytest.mark.integration
 
 AN_HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def client(own_redis: PrivateRedis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(own_redis.url)
-    yield client
-    client.close()
 
 
 def some_orders(engine: Engine, database_url: str, redis_url: str) -> list[str]:

@@ -6,7 +6,6 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,11 @@ import redis
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.messaging.publisher import RedisEventPublisher
-from tests.integration.feed_helpers import ROOT, an_event
+from tests.integration.feed.helpers import ROOT, an_event
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 def documented_service() -> str:

@@ -2,9 +2,7 @@
 relay's warning when a group's position is about to be trimmed away."""
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,23 +13,11 @@ from orderwire.feed import FeedConsumer
 from orderwire.feed.groups import FeedWatch, read_feed_state
 from orderwire.local_redis import PrivateRedis
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
-from tests.integration.feed_helpers import publish
+from tests.integration.feed.helpers import publish
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def client(own_redis: PrivateRedis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(own_redis.url)
-    yield client
-    client.close()
 
 
 def handle(client: redis.Redis, group: str, count: int) -> None:

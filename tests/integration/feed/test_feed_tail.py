@@ -2,24 +2,17 @@
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
-from tests.integration.feed_helpers import ROOT, TailProcess, publish
+from tests.integration.feed.helpers import ROOT, TailProcess, publish
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 def joined(client: redis.Redis, group: str, consumers: int = 1) -> bool:

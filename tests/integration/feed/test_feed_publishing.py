@@ -3,9 +3,7 @@
 ORDERWIRE_FEED_MAXLEN entries."""
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import redis
@@ -16,22 +14,10 @@ from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.messaging.publisher import RedisEventPublisher
 from tests.integration.event_helpers import a_session, orderwire_on, place, run_command
-from tests.integration.feed_helpers import an_event, feed_ids, in_order_per_order, publish
+from tests.integration.feed.helpers import an_event, feed_ids, in_order_per_order, publish
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def client(own_redis: PrivateRedis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(own_redis.url)
-    yield client
-    client.close()
 
 
 def test_an_event_published_twice_is_appended_to_the_feed_once(client: redis.Redis) -> None:
