@@ -1,6 +1,7 @@
 """A feed that falls behind is visible: per-group lag and pending on /metrics, and the
 relay's warning when a group's position is about to be trimmed away."""
 
+import json
 import logging
 from datetime import timedelta
 
@@ -120,3 +121,28 @@ def test_metrics_answer_without_the_feed_while_redis_is_down(
 ) -> None:
     services = orderwire_on(engine, database_url, closed_redis_url())
     assert scrape(services) == {}
+
+
+def test_feed_status_and_parked_print_what_an_operator_needs(
+    own_redis: PrivateRedis, client: redis.Redis, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from orderwire import cli
+
+    published = publish(client, 5)
+    handle(client, "billing", 2)
+    client.xadd("orderwire:feed:billing:parked", {
+        "envelope": '{"id": "e-1", "type": "OrderPaid"}', "feed_id": "1-0", "deliveries": 5,
+        "consumer": "c",
+    })
+    monkeypatch.setenv("REDIS_URL", own_redis.url)
+
+    assert cli.main(["feed", "status"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["entries"] == len(published) and status["maxlen"] == 1_000_000
+    [group] = status["groups"]
+    assert (group["name"], group["pending"], group["lag"], group["parked"]) == ("billing", 3, 0, 1)
+
+    assert cli.main(["feed", "parked", "--group", "billing"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["envelope"]["id"] == "e-1" and json.loads(line)["deliveries"] == 5
