@@ -45,7 +45,7 @@ def run_tail_group(args: argparse.Namespace, settings: Settings) -> int:
     if claim_after <= 0:
         print("orderwire tail: --claim-after must be more than 0 seconds", file=sys.stderr)
         return 2
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
     with contextlib.suppress(KeyboardInterrupt):
         tail_group(
             client,

@@ -302,7 +302,8 @@ def _parse(fields: dict[bytes, bytes] | None) -> dict[str, Any] | None:
         envelope = json.loads(fields[b"envelope"])
     except ValueError:
         return None
-    return envelope if isinstance(envelope, dict) and "id" in envelope else None
+    is_envelope = isinstance(envelope, dict) and "id" in envelope and "type" in envelope
+    return envelope if is_envelope else None
 
 
 def consume(
@@ -319,7 +320,11 @@ def consume(
     claim_idle, max_deliveries, dedup_window, ...)."""
     if client is None:
         url = redis_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
+        # A Redis that hangs fails a call after 10 s (then retried), rather than never;
+        # keep `block` well under it.
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
+        )
     return FeedConsumer(client, group, types=set(types) if types else None, **options).events()
 
 
