@@ -1,6 +1,7 @@
 """The durable feed end to end, on real processes (gunicorn, Celery workers, the relay, Redis):
 a consumer that was stopped while 1,000 commands ran gets all their events when it comes back,
-once each, each order's in version order."""
+once each, each order's in version order; and Redis crashing with commands in flight (AOF on,
+as deployed) loses no event, while the consumer rides through it."""
 
 import uuid
 from collections.abc import Iterator
@@ -119,3 +120,53 @@ def test_a_consumer_stopped_while_1000_commands_ran_gets_every_event_once_in_ord
     order_events = [event for event in received if event["aggregate_id"] in set(order_ids)]
     assert len(order_events) == 1000 and in_order_per_order(order_events)
     assert client.xpending(FEED_STREAM, "billing")["pending"] <= 1  # the last printed one
+
+
+def test_redis_crashing_with_aof_loses_no_event_it_acknowledged_and_the_consumer_goes_on(
+    tmp_path: Path,
+) -> None:
+    env = {"ORDERWIRE_RATE_LIMIT": "off", "ORDERWIRE_SWEEP_ACCEPTED_AFTER": "5"}
+    system = System(tmp_path, env=env)
+    system.redis.appendonly = True  # as docker-compose and `make run` run it
+    with system:
+        engine = make_engine(system.database_url)
+        consumer = TailProcess(system.redis.url, "billing", "--consumer", "billing-1")
+        try:
+            browser = system.new_session()
+            line = {"product": "tea", "quantity": 1, "unit_price": "2.50"}
+            order_ids = [str(uuid.uuid4()) for _ in range(60)]
+            before = send_all(system, browser, [
+                ("/api/orders", {"order_id": order_id, "customer_name": "Ada", "lines": [line]})
+                for order_id in order_ids
+            ])
+            system.redis.kill()  # a crash, commands in flight: the AOF is all that is left
+            system.redis.start()
+            wait_until_final_and_published(engine, before)  # pay only what was placed
+            after = [
+                wait_for(lambda order_id=order_id: accepted(system, browser, order_id),
+                         timeout=60, what="the web to accept commands again")
+                for order_id in order_ids
+            ]
+            wait_until_final_and_published(engine, after)
+            with engine.connect() as connection:
+                committed = set(connection.execute(
+                    select(events.c.event_id).where(events.c.request_id.in_(before + after))
+                ).scalars())
+            wait_for(lambda: committed <= set(consumer.ids), timeout=120, interval=0.5,
+                     what=f"all {len(committed)} events, from before and after the crash")
+        finally:
+            consumer.kill()
+            engine.dispose()
+
+    assert len(consumer.ids) == len(set(consumer.ids))
+    order_events = [e for e in consumer.envelopes if e["aggregate_id"] in set(order_ids)]
+    assert len(order_events) == 120 and in_order_per_order(order_events)
+
+
+def accepted(system: System, browser: requests.Session, order_id: str) -> str | None:
+    """The request id of a PayOrder the web accepted (202), or None while it answers 503."""
+    try:
+        answer = system.post(browser, f"/api/orders/{order_id}/pay", {}, key=f"pay-{order_id}")
+    except requests.RequestException:
+        return None
+    return answer.json()["request_id"] if answer.status_code == 202 else None
