@@ -105,11 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("flower", help="Flower, always behind FLOWER_BASIC_AUTH").set_defaults(
         func=cmd_flower
     )
+    add_feed_parser(sub, _settings)
     tail = sub.add_parser("tail", help="print every event (PSUBSCRIBE orderwire.events.*)")
     tail.add_argument("--limit", type=int, default=None)
     add_tail_group_options(tail)
     tail.set_defaults(func=cmd_tail)
-    add_feed_parser(sub, _settings)
     sub.add_parser("check-config", help="validate the environment and exit").set_defaults(
         func=cmd_check_config
     )

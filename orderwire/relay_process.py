@@ -45,15 +45,13 @@ def run_relay(
     feed_watch_every: float = 30.0,
 ) -> None:
     stop = stop or _stop_on_signals()
-    feed_watch = FeedWatch(services.redis, services.settings.feed_maxlen)
-    periodic = [
-        Every(sweep_every, services.sweeper.sweep, "command sweep"),
-        Every(feed_watch_every, feed_watch.check, "feed watch"),
-    ]
+    periodic = [Every(sweep_every, services.sweeper.sweep, "command sweep")]
     if services.delivery_sweeper is not None:
         periodic.append(
             Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
         )
+    feed_watch = FeedWatch(services.redis, services.settings.feed_maxlen)
+    periodic.append(Every(feed_watch_every, feed_watch.check, "feed watch"))
     backoff = interval
     log.info("relay started", extra={"event": "relay.started"})
     while not stop.is_set():
