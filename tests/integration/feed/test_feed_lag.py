@@ -3,6 +3,7 @@ relay's warning when a group's position is about to be trimmed away."""
 
 import json
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from orderwire.feed.groups import FeedWatch, read_feed_state
 from orderwire.local_redis import PrivateRedis
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
 from tests.integration.feed.helpers import publish
+from tests.waiting import wait_for
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -146,3 +148,32 @@ def test_feed_status_and_parked_print_what_an_operator_needs(
     assert cli.main(["feed", "parked", "--group", "billing"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line)["envelope"]["id"] == "e-1" and json.loads(line)["deliveries"] == 5
+
+
+def test_the_relay_process_runs_the_feed_watch(
+    engine: Engine, database_url: str, own_redis: PrivateRedis, client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dataclasses import replace
+
+    from orderwire.feed import ensure_group
+    from orderwire.relay_process import run_relay
+
+    services = orderwire_on(engine, database_url, own_redis.url)
+    services.settings = replace(services.settings, feed_maxlen=1000)
+    ensure_group(client, "slow")  # created at the start, never read
+    publish(client, 900)
+    stop = threading.Event()
+    relay = threading.Thread(
+        target=run_relay, args=(services,), kwargs={"stop": stop, "feed_watch_every": 0.1},
+        daemon=True,
+    )
+    with caplog.at_level(logging.WARNING, logger="orderwire.feed"):
+        relay.start()
+        try:
+            wait_for(lambda: "feed group slow is 900 entries behind" in caplog.text,
+                     what="the relay's warning")
+        finally:
+            stop.set()
+            relay.join(15)
+    assert not relay.is_alive()
