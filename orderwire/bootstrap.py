@@ -80,7 +80,9 @@ def bootstrap(
         if after_commit_subscribers is None
         else after_commit_subscribers
     )
-    publisher = RedisEventPublisher(redis_client, history_length=settings.history_length)
+    publisher = RedisEventPublisher(
+        redis_client, history_length=settings.history_length, feed_maxlen=settings.feed_maxlen
+    )
     metrics = MetricsRecorder(redis_client)
 
     def publish(batch: list[OutboxEvent]) -> None:

@@ -1,4 +1,5 @@
-"""The `orderwire` command: run, dev, migrate, relay, flower, tail, worker-alive, check-config."""
+"""The `orderwire` command: run, dev, migrate, relay, flower, tail, feed, worker-alive,
+check-config."""
 
 import argparse
 import contextlib
@@ -7,6 +8,11 @@ import sys
 
 from orderwire import worker_liveness
 from orderwire.config import ConfigError, Settings, safe_url
+from orderwire.feed.commands import (
+    add_feed_parser,
+    add_tail_group_options,
+    group_options_without_group,
+)
 
 
 def _find_private_redis() -> None:
@@ -92,6 +98,14 @@ def cmd_flower(_args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     import redis
 
+    if args.group:
+        from orderwire.feed.commands import run_tail_group
+
+        return run_tail_group(args, _settings())
+    if stray := group_options_without_group(args):
+        print(f"orderwire tail: {stray} needs --group (the durable feed)", file=sys.stderr)
+        return 2
+
     from orderwire.tail import tail
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -147,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("flower", help="Flower, always behind FLOWER_BASIC_AUTH").set_defaults(
         func=cmd_flower
     )
+    add_feed_parser(sub, _settings)
     tail = sub.add_parser("tail", help="print every event (PSUBSCRIBE orderwire.events.*)")
     tail.add_argument("--limit", type=int, default=None)
+    add_tail_group_options(tail)
     tail.set_defaults(func=cmd_tail)
     alive = sub.add_parser(
         "worker-alive",

@@ -166,6 +166,8 @@ class Settings:
     heartbeat_seconds: int = 15
     websocket_ping_seconds: int = 25
     history_length: int = 10_000
+    # Entries the durable feed `orderwire:events` keeps at least (approximate trimming).
+    feed_maxlen: int = 1_000_000
     # Commands per client address per window (web/rate_limit.py); None: no limit. From the
     # environment it defaults to 1200/60; settings built in code (tests) set it if they want it.
     rate_limit: tuple[int, int] | None = None
@@ -199,6 +201,7 @@ class Settings:
             sweep_accepted_after=_integer(env, "ORDERWIRE_SWEEP_ACCEPTED_AFTER", 30, 1, 86400),
             sweep_running_after=_integer(env, "ORDERWIRE_SWEEP_RUNNING_AFTER", 180, 1, 86400),
             heartbeat_seconds=_integer(env, "ORDERWIRE_HEARTBEAT_SECONDS", 15, 1, 3600),
+            feed_maxlen=_integer(env, "ORDERWIRE_FEED_MAXLEN", 1_000_000, 1000, 1_000_000_000),
             websocket_queue_size=_integer(env, "ORDERWIRE_WEBSOCKET_QUEUE", 1000, 1, 1_000_000),
             rate_limit=_rate_limit(env),
             websocket_ping_seconds=_integer(env, "ORDERWIRE_WEBSOCKET_PING_SECONDS", 25, 1, 3600),

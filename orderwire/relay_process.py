@@ -1,4 +1,5 @@
-"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop.
+"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop
+(and, every 30 s, the durable feed's watch: orderwire/feed/groups.py).
 
 Each job keeps a promise when something else broke (Redis was down at commit, a
 message was lost), so they run apart from the web and the workers, and stop
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from orderwire.bootstrap import Orderwire
+from orderwire.feed.groups import FeedWatch
 from orderwire.redis_outage import RedisOutage
 
 log = logging.getLogger("orderwire.relay")
@@ -41,6 +43,7 @@ def run_relay(
     interval: float = 0.2,
     sweep_every: float = 5.0,
     delivery_sweep_every: float = 60.0,
+    feed_watch_every: float = 30.0,
 ) -> None:
     stop = stop or _stop_on_signals()
     periodic = [
@@ -51,6 +54,8 @@ def run_relay(
         periodic.append(
             Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
         )
+    feed_watch = FeedWatch(services.redis, services.settings.feed_maxlen)
+    periodic.append(Every(feed_watch_every, feed_watch.check, "feed watch"))
     backoff = interval
     log.info("relay started", extra={"event": "relay.started"})
     while not stop.is_set():

@@ -10,6 +10,7 @@ from prometheus_client import (
 from sqlalchemy import text
 
 from orderwire import worker_liveness
+from orderwire.feed.metrics import FeedCollector
 from orderwire.metrics import OrderwireCollector
 
 bp = Blueprint("ops", __name__)
@@ -73,6 +74,7 @@ def _registry(app: Flask) -> CollectorRegistry:
                 websocket_connections=(lambda: hub.connection_count) if hub else (lambda: 0),
             )
         )
+        registry.register(FeedCollector(services.redis, services.settings.feed_maxlen))
         ProcessCollector(registry=registry)
         registry = app.extensions.setdefault("metrics_registry", registry)
     return registry

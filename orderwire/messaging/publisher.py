@@ -8,6 +8,9 @@ contract) and on the internal live channel with the stream positions.
 Being one script, "appended to the stream" and "published live" happen together:
 a web process that subscribed before reading the stream can never miss an event
 between the two. Being keyed by event id, publishing twice appends once.
+
+The same script appends the envelope once per event id to the durable feed
+`orderwire:events` (CONTRACT.md section 4; the consumers are in orderwire/feed/).
 """
 
 import hashlib
@@ -18,16 +21,17 @@ from redis.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from orderwire.db.outbox import OutboxEvent
+from orderwire.feed.names import FEED_MAXLEN, FEED_STREAM
 from orderwire.messaging.envelope import channel_for
 from orderwire.messaging.keys import LIVE_CHANNEL, POSITION_PREFIX, STREAM_PREFIX
 
 PUBLISH_SCRIPT = """
 local event_id, channel, envelope = ARGV[1], ARGV[2], ARGV[3]
-local maxlen, ttl = ARGV[4], tonumber(ARGV[5])
+local maxlen, ttl, feed_maxlen = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local marker = KEYS[1] .. event_id
 local positions = {}
 local any = false
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local session = ARGV[i]
   local position = redis.call('HGET', marker, session)
   if not position then
@@ -40,7 +44,13 @@ for i = 6, #ARGV do
   positions[session] = position
   any = true
 end
-if any then redis.call('EXPIRE', marker, ttl) end
+-- The durable feed (orderwire/feed): once per event id, '@feed' being no session id.
+if not redis.call('HGET', marker, '@feed') then
+  local position = redis.call('XADD', KEYS[4], 'MAXLEN', '~', feed_maxlen, '*',
+                              'envelope', envelope)
+  redis.call('HSET', marker, '@feed', position)
+end
+redis.call('EXPIRE', marker, ttl)
 redis.call('PUBLISH', channel, envelope)
 local encoded = any and cjson.encode(positions) or '{}'
 redis.call('PUBLISH', KEYS[3], '{"positions":' .. encoded .. ',"envelope":' .. envelope .. '}')
@@ -52,11 +62,17 @@ class RedisEventPublisher:
     """Publishes outbox events; raises redis errors (the caller then leaves them for the relay)."""
 
     def __init__(
-        self, client: redis.Redis, *, history_length: int = 10_000, history_ttl: int = 25 * 3600
+        self,
+        client: redis.Redis,
+        *,
+        history_length: int = 10_000,
+        history_ttl: int = 25 * 3600,
+        feed_maxlen: int = FEED_MAXLEN,
     ) -> None:
         self.client = client
         self.history_length = history_length
         self.history_ttl = history_ttl
+        self.feed_maxlen = feed_maxlen
         self._script_sha = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()
 
     def publish(
@@ -81,15 +97,17 @@ class RedisEventPublisher:
         for event in batch:
             pipe.evalsha(
                 self._script_sha,
-                3,
+                4,
                 POSITION_PREFIX,
                 STREAM_PREFIX,
                 LIVE_CHANNEL,
+                FEED_STREAM,
                 event.event_id,
                 channel_for(event.type),
                 event.envelope,
                 self.history_length,
                 self.history_ttl,
+                self.feed_maxlen,
                 *event.audience,
             )
         if also is not None:

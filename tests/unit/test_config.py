@@ -31,6 +31,11 @@ def test_an_empty_environment_gives_local_development_defaults(tmp_path: Path) -
     assert chosen.flower_basic_auth is None
     assert chosen.allowed_origins == ()
     assert chosen.log_level == "INFO"
+    assert chosen.feed_maxlen == 1_000_000
+
+
+def test_the_feed_keeps_as_many_entries_as_it_is_told() -> None:
+    assert settings(ORDERWIRE_FEED_MAXLEN="250000").feed_maxlen == 250_000
 
 
 def test_empty_variables_count_as_unset() -> None:
@@ -66,6 +71,8 @@ def test_empty_variables_count_as_unset() -> None:
         ("ORDERWIRE_ENV", "staging"),
         ("ORDERWIRE_COMMAND_MAX_ATTEMPTS", "0"),
         ("ORDERWIRE_HEARTBEAT_SECONDS", "soon"),
+        ("ORDERWIRE_FEED_MAXLEN", "999"),
+        ("ORDERWIRE_FEED_MAXLEN", "1e6"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
