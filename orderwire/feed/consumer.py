@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 import redis
 
 from orderwire.feed.names import FEED_STREAM, handled_key, parked_key
+from orderwire.redis_outage import RedisOutage
 
 log = logging.getLogger("orderwire.feed")
 
@@ -105,6 +106,7 @@ class FeedConsumer:
         self._claim_cursor = "0-0"
         self._current: Delivery | None = None  # handed out, not yet acknowledged
         self._autoclaim = self.client.register_script(AUTOCLAIM_JUSTID)
+        self._outage = RedisOutage(f"feed consumer {self.consumer} of {self.group}", log)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every event for this consumer, as its envelope (a dict), until the caller stops.
@@ -124,9 +126,10 @@ class FeedConsumer:
         delay = self.reconnect_delay
         while True:
             try:
-                return call(*args, **kwargs)
+                answer = call(*args, **kwargs)
             except (redis.ConnectionError, redis.TimeoutError) as error:
-                log.warning("feed: Redis unreachable (%s); retrying in %.1fs", error, delay)
+                self._outage.lost(error)
+                log.debug("feed: Redis unreachable (%s); retrying in %.1fs", error, delay)
                 self._own_pending_first = True
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -138,6 +141,9 @@ class FeedConsumer:
                 log.warning("feed: group %s is gone from Redis; creating it again", self.group)
                 self._own_pending_first = True
                 ensure_group(self.client, self.group, start="0")
+            else:
+                self._outage.answered()
+                return answer
 
     # --- reading ---------------------------------------------------------------------
 

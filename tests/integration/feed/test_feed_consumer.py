@@ -287,8 +287,9 @@ def test_redis_restarted_with_aof_loses_nothing_it_acknowledged(
 
 
 def test_a_loop_goes_on_through_a_redis_restart(
-    own_redis: PrivateRedis, client: redis.Redis
+    own_redis: PrivateRedis, client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="orderwire.feed")
     before = publish(client, 5)
     consumer = fast(client, "billing", reconnect_delay=0.05)
     handled: list[str] = []
@@ -310,6 +311,8 @@ def test_a_loop_goes_on_through_a_redis_restart(
     after = publish(client, 5)
     assert done.wait(30), handled
     assert handled == before + after
+    said = [getattr(record, "event", None) for record in caplog.records]
+    assert said.count("redis.lost") == said.count("redis.reconnected") == 1, said
 
 
 def test_a_group_redis_lost_is_created_again_from_what_the_feed_holds(
