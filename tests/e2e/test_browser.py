@@ -1,125 +1,30 @@
 """The live page in real headless Chromium, against the whole system on real processes.
 
 Skipped, saying why, where Chromium or the playwright package is missing. Screenshots
-land in artifacts/ (git-ignored) for a person to look at.
+land in bench-results/screenshots/ (git-ignored) for a person to look at.
 """
 
 import json
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from orderwire.local_redis import free_port
-from tests.harness import ROOT, System
+from tests.e2e.browser import HOSTILE, LIVE, Tab, order_body, status_after_reload
+from tests.harness import System
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-ARTIFACTS = ROOT / "artifacts"
-LIVE = 30_000  # ms: generous, the machine is shared
-HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if CHROMIUM is None:
-        print("SKIP: no Chromium (looked for `chromium` on PATH and /usr/bin/chromium)")
-        pytest.skip("no Chromium at /usr/bin/chromium or on PATH")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
 def system(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     with System(tmp_path_factory.mktemp("browser")) as running:
         yield running
-
-
-def status_after_reload(page: Any) -> str | None:
-    """The order page's status badge after a fresh load; None if the reload met a navigation
-    still under way (the caller polls again)."""
-    from playwright.sync_api import Error
-
-    try:
-        page.reload(wait_until="load")
-        return page.locator("#order-status").text_content()
-    except Error:
-        return None
-
-
-class Tab:
-    """One page in its own browser context (its own session cookie), with what it said."""
-
-    def __init__(self, chromium: Any, system: System, **options: Any) -> None:
-        self.system = system
-        self.context = chromium.new_context(viewport={"width": 1280, "height": 860}, **options)
-        self.page = self.context.new_page()
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.sockets: list[str] = []
-        self.page.on("dialog", self._dialog)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("websocket", lambda socket: self.sockets.append(socket.url))
-        self.console_errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)  # alert(), confirm(): a script ran
-        dialog.dismiss()
-
-    def open(self, path: str = "/") -> Any:
-        self.page.goto(self.system.base_url + path)
-        return self.page
-
-    def wait_live(self) -> None:
-        self.page.wait_for_selector('#connection[data-state="live"]', timeout=LIVE)
-
-    def api(self, path: str, body: Any) -> dict[str, Any]:
-        """A command from this tab's session, as another of the customer's tabs would send."""
-        answer = self.page.request.post(
-            self.system.base_url + path, data=json.dumps(body),
-            headers={"Content-Type": "application/json"},
-        )
-        assert answer.status == 202, answer.text()
-        return answer.json()
-
-    def row(self, order_id: str) -> Any:
-        return self.page.locator(f'#orders .order[data-order-id="{order_id}"]')
-
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / name
-        self.page.screenshot(path=str(path), full_page=True, animations="disabled")
-        return path
-
-
-@pytest.fixture
-def tab(chromium: Any, system: System) -> Iterator[Tab]:
-    opened = Tab(chromium, system)
-    yield opened
-    opened.context.close()
-    assert opened.errors == [], opened.errors  # no script error on the page, ever
-
-
-def order_body(name: str = "Ada Lovelace") -> dict[str, Any]:
-    line = {"product": "Loom", "quantity": 1, "unit_price": "40.00"}
-    return {"customer_name": name, "lines": [line]}
 
 
 def test_an_order_placed_on_the_page_turns_placed_live_then_is_paid_and_shipped(tab: Tab) -> None:

@@ -44,6 +44,7 @@ if (form) enhanceOrderForm(form, { onPlaced: showPlacing });
 enhanceOrders();
 new LiveStream({
   lastEventId: document.body.dataset.lastEventId || null,
+  heartbeatSeconds: Number(document.body.dataset.heartbeatSeconds) || 15,
   onEvent,
   onResync,
   onState: showConnection,
