@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     from web.ops import bp as ops_bp
     from web.pages import bp as pages_bp
     from web.rate_limit import init_rate_limit
+    from web.site import bp as site_bp
 
     app.extensions["live_hub"] = LiveHub(services.redis, queue_limit=settings.websocket_queue_size)
     csrf.init_app(app)
@@ -56,7 +57,8 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     csrf.exempt(commands.bp)
     sock.init_app(app)
     init_rate_limit(app, services.redis, settings.rate_limit)
-    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp, openapi_bp):
+    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp, openapi_bp,
+                      site_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

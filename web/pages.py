@@ -6,7 +6,16 @@ import uuid
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
@@ -45,7 +54,7 @@ def action_allowed(status: str | None, action: str) -> bool:
     return action in ACTIONS_BY_STATUS.get(status or "", ())
 
 
-@bp.after_request
+@bp.after_app_request  # error pages and /docs are HTML too
 def _page_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -147,22 +156,41 @@ def place_order_form() -> Any:
 
 def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] | None = None,
                 reason: str = "") -> tuple[str, int]:
+    if not _is_uuid(order_id):
+        abort(404)
     last_event_id = _newest_event_id()
     with reader().connect() as connection:
         order = read_models.order(connection, order_id)
         timeline = read_models.order_events(connection, order_id) if order else []
         refusal = read_models.refusals(connection, [order_id]).get(order_id)
+        placing = None if order else read_models.placing(connection, order_id, session_id())
+    if order is None and placing is None:
+        abort(404)  # nobody is placing it either: "being placed…" would wait forever
     return render_template(
         "order.html",
         order_id=order_id,
         order=order,
+        placing=placing,
         timeline=timeline,
         refusal=refusal,
         errors=errors or {},
         reason=reason,
         idempotency_key=str(uuid.uuid4()),
         last_event_id=last_event_id,
-    ), (status if order or status != 200 else 202)
+    ), (status if order or status != 200 else _PLACING_STATUS.get(placing["status"], 200))
+
+
+# A page for an order still being placed is 202 (come back); one whose placing was refused
+# or failed says why, as 404: there is no such order.
+_PLACING_STATUS = {"accepted": 202, "running": 202, "rejected": 404, "failed": 404}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 @bp.get("/orders/<order_id>")

@@ -182,3 +182,53 @@ def test_cancelling_without_a_reason_shows_the_error_next_to_the_reason(
 def test_pages_forbid_inline_scripts(client: FlaskClient) -> None:
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_an_unknown_or_malformed_order_address_is_a_404_page_in_the_sites_style(
+    client: FlaskClient,
+) -> None:
+    client.get("/")
+    for path in (f"/orders/{uuid.uuid4()}", "/orders/not-an-order", "/orders/%3Cb%3E"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.mimetype == "text/html"
+        assert "Page not found" in answer.text and "being placed" not in answer.text
+        assert 'href="/"' in answer.text  # a way back
+        assert "<b>" not in answer.text
+        assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+
+
+def test_other_unknown_pages_are_404_pages_and_unknown_api_paths_stay_json(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "Page not found" in page.text
+    assert 'rel="icon"' in page.text
+    api = client.get("/api/no-such-thing")
+    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"
+    wrong_method = client.delete("/")
+    assert wrong_method.status_code == 405 and "Not allowed" in wrong_method.text
+    assert "GET" in wrong_method.headers["Allow"]
+
+
+def test_an_order_this_session_is_placing_shows_as_being_placed_and_to_no_one_else(
+    app: Flask, client: FlaskClient
+) -> None:
+    location = place(client).headers["Location"]
+    placing = client.get(location)
+    assert placing.status_code == 202
+    assert "Order being placed" in placing.text
+
+    stranger = app.test_client()
+    stranger.get("/")
+    assert stranger.get(location).status_code == 404
+
+    run_last_command(app)
+    assert client.get(location).status_code == 200
+
+
+def test_the_favicon_is_served_where_browsers_look_for_it(client: FlaskClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    assert client.get("/static/favicon.svg").status_code == 200
