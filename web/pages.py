@@ -19,6 +19,7 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
+from web.api import messages
 from web.api.commands import (
     ORDER_ACTIONS,
     PLACE_ORDER_SCHEMA,
@@ -47,6 +48,9 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+bp.add_app_template_global(messages.for_the_page, "field_messages")
 
 
 @bp.app_template_global()

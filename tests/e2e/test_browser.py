@@ -151,7 +151,7 @@ def test_the_form_checks_fields_and_shows_the_servers_field_errors_next_to_them(
     page.route("**/api/orders", too_many)
     page.get_by_role("button", name="Place order").click()
     server_error = page.locator('[data-error-for="lines.0.quantity"]')
-    expect(server_error).to_have_text("must be 1 to 1000")
+    expect(server_error).to_have_text("A whole number from 1 to 1000.")
     expect(page.locator("#quantity-0")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#form-status")).to_have_text("Please correct the marked fields.")
 

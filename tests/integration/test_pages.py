@@ -116,8 +116,8 @@ def test_field_errors_are_shown_next_to_their_fields_and_the_input_is_kept(
         r'id="quantity-0"[^>]*aria-describedby="err-lines-0-quantity"[^>]*aria-invalid="true"',
         page, re.S,
     )
-    assert re.search(r'data-error-for="lines.0.quantity">must be 1 to 1000</p>', page)
-    assert re.search(r'data-error-for="customer_name">must be 1 to 100 characters</p>', page)
+    assert re.search(r'data-error-for="lines.0.quantity">A whole number from 1 to 1000.</p>', page)
+    assert re.search(r'data-error-for="customer_name">Required.</p>', page)
     assert 'value="Loom"' in page
 
 
@@ -174,7 +174,7 @@ def test_cancelling_without_a_reason_shows_the_error_next_to_the_reason(
     answer = client.post(f"/orders/{order_id}/cancel", data={"csrf_token": token, "reason": " "})
     assert answer.status_code == 422
     assert re.search(
-        rf'id="err-reason-{order_id}" data-error-for="reason">must be 1 to 200 characters',
+        rf'id="err-reason-{order_id}" data-error-for="reason">Say why the order is cancelled.',
         answer.text,
     )
 

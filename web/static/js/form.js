@@ -2,37 +2,7 @@
 // JSON, and show the server's field errors (422 `fields`, dotted paths) next to their fields.
 
 import { errorText, newKey, postCommand } from "./api.js";
-
-const MAX_LINES = 50;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const PRICE = /^\d{1,6}(\.\d{1,2})?$/;
-
-function text(longest) {
-  return (value) => {
-    const trimmed = value.trim();
-    if (!trimmed) return "Required.";
-    if (trimmed.length > longest) return `At most ${longest} characters.`;
-    if (CONTROL.test(value)) return "Must not contain control characters.";
-    return "";
-  };
-}
-
-const CHECKS = {
-  customer_name: text(100),
-  product: text(100),
-  quantity: (value) => {
-    const trimmed = value.trim();
-    if (!/^\d+$/.test(trimmed)) return "A whole number from 1 to 1000.";
-    const quantity = Number(trimmed);
-    return quantity >= 1 && quantity <= 1000 ? "" : "A whole number from 1 to 1000.";
-  },
-  unit_price: (value) => {
-    const trimmed = value.trim();
-    if (!PRICE.test(trimmed)) return "A price like 12.50 (at most 2 decimals).";
-    const price = Number(trimmed);
-    return price > 0 && price <= 100000 ? "" : "Above 0 and at most 100000.";
-  },
-};
+import { CHECKS, MAX_LINES } from "./messages.js";
 
 export function enhanceOrderForm(form, { onPlaced }) {
   const list = form.querySelector("#line-list");

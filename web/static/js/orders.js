@@ -3,6 +3,7 @@
 
 import { errorText, getJson, postCommand } from "./api.js";
 import { el, flash, timeElement } from "./dom.js";
+import { CHECKS } from "./messages.js";
 
 const STATUS_BY_EVENT = {
   OrderPlaced: "placed", OrderPaid: "paid", OrderShipped: "shipped", OrderCancelled: "cancelled",
@@ -158,7 +159,7 @@ async function runAction(order, form) {
   if (action === "cancel") {
     const reason = form.querySelector(".reason");
     const error = form.querySelector(".field-error");
-    const problem = reason.value.trim() ? "" : "Say why the order is cancelled.";
+    const problem = CHECKS.reason(reason.value);
     error.textContent = problem;
     if (problem) reason.setAttribute("aria-invalid", "true");
     else reason.removeAttribute("aria-invalid");
