@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
         WTF_CSRF_TIME_LIMIT=None,
         ALLOWED_ORIGINS=settings.allowed_origins,
         HEARTBEAT_SECONDS=settings.heartbeat_seconds,
+        CURRENCY=settings.currency,
         # Pings find dead peers (one unanswered for a whole interval closes the socket);
         # clients only send tiny control messages. Compression: web/live/handshake.py.
         SOCK_SERVER_OPTIONS={

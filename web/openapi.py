@@ -73,6 +73,7 @@ class OrderSchema(Schema):
     total = fields.String(required=True, metadata=MONEY)
     status = fields.String(required=True, metadata={"enum": ORDER_STATUSES})
     version = fields.Integer(required=True, metadata={"minimum": 1})
+    placed_at = fields.DateTime(required=True)
 
 
 class OrderPageSchema(Schema):

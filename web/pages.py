@@ -42,6 +42,7 @@ bp.before_request(enforce_rate_limit)
 # What a customer may ask of an order in each status (static/js/orders.js has the same table).
 ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
 TIMELINES_ON_INDEX = 20
+ORDERS_PER_PAGE = 50  # static/js/orders.js asks the API for the next pages the same size
 # Pages are rendered on the server and escaped there; nothing inline may run, so an
 # escaping mistake could not become a script either.
 CONTENT_SECURITY_POLICY = (
@@ -107,10 +108,13 @@ def _index(
     errors: dict[str, list[str]] | None = None,
     customer_name: str = "",
     lines: list[dict[str, Any]] | None = None,
+    page: int = 1,
 ) -> tuple[str, int]:
     last_event_id = _newest_event_id()
     with reader().connect() as connection:
-        orders, _ = read_models.orders_of_session(connection, session_id(), page=1, per_page=50)
+        orders, more = read_models.orders_of_session(
+            connection, session_id(), page=page, per_page=ORDERS_PER_PAGE
+        )
         notifications = read_models.notifications_of_session(connection, session_id())
         timelines = {
             order["order_id"]: read_models.order_events(connection, order["order_id"])
@@ -121,6 +125,8 @@ def _index(
         render_template(
             "index.html",
             orders=orders,
+            page=page,
+            next_page=page + 1 if more else None,
             timelines=timelines,
             refusals=refusals,
             notifications=notifications,
@@ -136,7 +142,9 @@ def _index(
 
 @bp.get("/")
 def index() -> Any:
-    return _index()
+    # ?page=N is "Load more" without JavaScript; the script fetches further pages itself.
+    page = request.args.get("page", 1, type=int) or 1
+    return _index(page=max(1, min(page, 1_000_000)))
 
 
 @bp.post("/orders")

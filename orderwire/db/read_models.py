@@ -18,6 +18,7 @@ def _order(row: Any) -> dict[str, Any]:
         "total": money_text(row.total),
         "status": row.status,
         "version": row.version,
+        "placed_at": rfc3339(row.placed_at),
     }
 
 

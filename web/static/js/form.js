@@ -4,11 +4,31 @@
 import { errorText, newKey, postCommand } from "./api.js";
 import { CHECKS, MAX_LINES } from "./messages.js";
 
+const CONFIRMATION_SHOWN_MS = 5000;
+const FADE_MS = 600; // .form-status.fading in app.css
+
 export function enhanceOrderForm(form, { onPlaced }) {
   const list = form.querySelector("#line-list");
   const addLine = form.querySelector("#add-line");
   const status = form.querySelector("#form-status");
   let key = newKey();
+  let fadeTimer = null;
+
+  function say(text, kind = "") {
+    clearTimeout(fadeTimer);
+    status.classList.remove("fading");
+    status.textContent = text;
+    status.dataset.kind = kind;
+  }
+
+  // A confirmation is news: it fades after a few seconds. Errors stay until they are fixed.
+  function confirm(text) {
+    say(text, "ok");
+    fadeTimer = setTimeout(() => {
+      status.classList.add("fading");
+      fadeTimer = setTimeout(() => say(""), FADE_MS);
+    }, CONFIRMATION_SHOWN_MS);
+  }
 
   const rows = () => [...list.querySelectorAll("[data-line]")];
   const pathOf = (input) => {
@@ -108,21 +128,19 @@ export function enhanceOrderForm(form, { onPlaced }) {
   form.addEventListener("input", (event) => {
     key = newKey(); // a changed order is a new request; an unchanged one resends the same
     if (event.target.hasAttribute("aria-invalid")) check(event.target);
-    status.textContent = "";
+    if (status.dataset.kind === "error") say("");
   });
 
   form.addEventListener("submit", async (submit) => {
     submit.preventDefault();
-    status.textContent = "";
-    status.dataset.kind = "";
+    say("");
     errorFor("_schema").textContent = "";
     errorFor("lines").textContent = "";
     const inputs = [...form.querySelectorAll("input[name]:not([type=hidden])")];
     const valid = inputs.map(check).every(Boolean);
     if (!valid) {
       form.querySelector("[aria-invalid]").focus();
-      status.textContent = "Please correct the marked fields.";
-      status.dataset.kind = "error";
+      say("Please correct the marked fields.", "error");
       return;
     }
     const body = {
@@ -140,8 +158,7 @@ export function enhanceOrderForm(form, { onPlaced }) {
     if (code === 202) {
       reset();
       key = newKey();
-      status.textContent = `Order for ${body.customer_name.trim()} sent. Watch it under "My orders".`;
-      status.dataset.kind = "ok";
+      confirm(`Order for ${body.customer_name.trim()} sent. Watch it under "My orders".`);
       onPlaced(answer, body);
       form.customer_name.focus();
       return;
@@ -151,7 +168,6 @@ export function enhanceOrderForm(form, { onPlaced }) {
       for (const [path, messages] of Object.entries(fields)) show(path, messages.join(" "));
       form.querySelector("[aria-invalid]")?.focus();
     }
-    status.textContent = fields ? "Please correct the marked fields." : errorText(answer);
-    status.dataset.kind = "error";
+    say(fields ? "Please correct the marked fields." : errorText(answer), "error");
   });
 }
