@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
 
     from web.api import commands, queries
     from web.api.errors import register_error_handlers
+    from web.api_docs import bp as api_docs_bp
     from web.live.hub import LiveHub
     from web.live.stream import bp as live_bp
     from web.live.stream import sock
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     sock.init_app(app)
     init_rate_limit(app, services.redis, settings.rate_limit)
     for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp, openapi_bp,
-                      site_bp):
+                      site_bp, api_docs_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

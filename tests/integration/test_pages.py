@@ -274,3 +274,17 @@ def test_orders_beyond_the_first_fifty_are_one_load_more_away(
     assert len(rows.findall(second)) == 1 and "Customer 0<" in second
     assert 'id="load-more"' not in second and "Newest orders" in second
     assert client.get("/?page=banana").status_code == 200
+
+
+def test_the_api_docs_are_served_from_this_app_under_the_pages_policy(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "<script>" not in page.text  # no inline script: the policy would block it
+    assert not re.search(r'(src|href)="(https?:)?//', page.text)  # nothing from a CDN
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/assets/swagger-ui.css").mimetype == "text/css"
+    assert client.get("/docs/assets/oauth2-redirect.html").status_code == 404
+    assert client.get("/docs/assets/..%2F__init__.py").status_code == 404
