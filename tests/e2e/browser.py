@@ -80,6 +80,12 @@ class Tab:
     def wait_live(self) -> None:
         self.page.wait_for_selector('#connection[data-state="live"]', timeout=LIVE)
 
+    def fill_order(self, customer: str, product: str, unit_price: str) -> None:
+        """The order form, one line, ready to send."""
+        self.page.get_by_label("Customer name").fill(customer)
+        self.page.locator("#product-0").fill(product)
+        self.page.locator("#unit_price-0").fill(unit_price)
+
     def connection_changes(self) -> list[tuple[str, float]]:
         """(state, page time in ms) for each change of the connection badge."""
         return [tuple(c) for c in self.page.evaluate("window.__connectionStates || []")]

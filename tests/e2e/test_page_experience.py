@@ -48,14 +48,14 @@ def test_an_unknown_order_address_is_a_404_page_with_a_way_back(tab: Tab) -> Non
     assert tab.console_errors == [], tab.console_errors
 
 
-def test_an_order_placed_from_this_page_shows_being_placed_only_until_it_is(tab: Tab) -> None:
+def test_the_confirmation_fades_and_the_order_page_has_number_total_and_timeline(
+    tab: Tab,
+) -> None:
     from playwright.sync_api import expect
 
     page = tab.open()
     tab.wait_live()
-    page.get_by_label("Customer name").fill("Margaret Hamilton")
-    page.locator("#product-0").fill("Core rope")
-    page.locator("#unit_price-0").fill("99.90")
+    tab.fill_order("Margaret Hamilton", "Core rope", "99.90")
     page.get_by_role("button", name="Place order").click()
     status = page.locator("#form-status")
     expect(status).to_have_text(re.compile("Order for Margaret Hamilton sent"))
