@@ -288,3 +288,22 @@ def test_the_api_docs_are_served_from_this_app_under_the_pages_policy(
     assert client.get("/docs/assets/swagger-ui.css").mimetype == "text/css"
     assert client.get("/docs/assets/oauth2-redirect.html").status_code == 404
     assert client.get("/docs/assets/..%2F__init__.py").status_code == 404
+
+
+def test_an_order_whose_placing_failed_says_why_instead_of_waiting_forever(
+    app: Flask, client: FlaskClient
+) -> None:
+    location = place(client).headers["Location"]
+    order_id = location.rsplit("/", 1)[1]
+    services = app.extensions["orderwire"]
+    with services.engine.begin() as connection:  # as a worker that gave up would leave it
+        connection.execute(
+            commands.update().where(commands.c.order_id == order_id).values(
+                status="failed", error={"code": "gave_up", "message": "The database was away."}
+            )
+        )
+    answer = client.get(location)
+    assert answer.status_code == 404
+    assert "This order was not placed" in answer.text
+    assert "The database was away." in answer.text
+    assert "being placed" not in answer.text

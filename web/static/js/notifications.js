@@ -59,6 +59,8 @@ export function enhanceNotifications() {
   const close = panel.querySelector(".drawer-close");
   const heading = document.getElementById("notifications-heading");
   const isOpen = () => document.body.classList.contains("drawer-open");
+  // Without JavaScript the bell is a link to the card; here it opens and closes a drawer.
+  bell.setAttribute("role", "button");
 
   function open() {
     document.body.classList.add("drawer-open");
@@ -80,6 +82,9 @@ export function enhanceNotifications() {
     click.preventDefault();
     if (isOpen()) shut();
     else open();
+  });
+  bell.addEventListener("keydown", (key) => {
+    if (key.key === " ") { key.preventDefault(); bell.click(); } // as any button
   });
   close.addEventListener("click", shut);
   document.addEventListener("keydown", (key) => {
