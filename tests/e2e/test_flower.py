@@ -140,7 +140,7 @@ def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_aga
 
     task = task_seen_by(flower, key, state="COMMAND_REJECTED")
     assert task["name"] == "orderwire.ShipOrder"
-    assert task["received"] and task["started"]
+    assert task["received"] and task["started"] and task["runtime"] > 0
     # Acknowledged (just after the event Flower saw): not held unacknowledged, where the
     # Redis transport would redeliver it after the visibility timeout, nor queued again.
     redis = Redis.from_url(system.redis.url)
@@ -153,10 +153,23 @@ def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_aga
 
 
 @pytest.mark.browser
-def test_flowers_task_table_fits_1280_pixels(
+def test_flowers_task_table_shows_state_and_runtime_at_1280_pixels(
     system: System, flower: Flower, chromium: Any
 ) -> None:
-    task_seen_by(flower, run_command(system, "Wide table"))
+    # The widest rows there are: a request id of the longest kind a client may send, and
+    # an after-commit subscriber's task (a long name; its id is "<event id>:<name>").
+    browser = system.new_session()
+    longest_key = "k" * 128
+    order = {"customer_name": "Wide", "lines": [{"product": "p", "quantity": 1, "unit_price": "2"}]}
+    order_id = system.post(browser, "/api/orders", order, key=longest_key).json()["order_id"]
+    task_seen_by(flower, longest_key)
+    paid = f"pay-{uuid.uuid4()}"
+    system.post(browser, f"/api/orders/{order_id}/pay", {}, key=paid)
+    task_seen_by(flower, paid)
+    wait_for(lambda: any(task["name"].startswith("orderwire.subscriber.")
+                         for task in flower.get("/api/tasks").json().values()),
+             timeout=30, what="a subscriber task in Flower")
+
     context = chromium.new_context(viewport=DESKTOP, http_credentials={
         "username": CREDENTIALS[0], "password": CREDENTIALS[1]})
     try:
@@ -165,7 +178,7 @@ def test_flowers_task_table_fits_1280_pixels(
         page.wait_for_selector("#tasks-table tbody tr td", timeout=30_000)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "flower-tasks.png"))
-        for column in ("State", "Runtime", "Worker"):
+        for column in ("Name", "State", "Runtime", "Received", "Worker"):
             header = page.locator("#tasks-table thead th", has_text=column).first
             box = header.bounding_box()
             assert box is not None and box["x"] + box["width"] <= DESKTOP["width"], column

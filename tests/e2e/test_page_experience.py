@@ -3,6 +3,7 @@ pages, the order list's details, the notifications drawer on a phone, "Load more
 order page's timeline and the API docs. Each test saves screenshots of its main state to
 bench-results/screenshots/ (git-ignored); docs/screenshots/ holds copies for the README."""
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -172,3 +173,44 @@ def test_the_api_docs_render_the_openapi_document_from_this_server(tab: Tab) -> 
                for url in requests_made), requests_made  # no CDN, nothing outside
     assert not [m for m in tab.console_errors if "Content Security Policy" in m], \
         tab.console_errors
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_name", "   "),
+        ("customer_name", "x" * 101),
+        ("product", "Tab\there"),
+        ("quantity", "0"),
+        ("quantity", "2.5"),
+        ("unit_price", "9.999"),
+        ("unit_price", "0"),
+        ("unit_price", "100000.01"),
+    ],
+)
+def test_the_page_words_a_wrong_field_exactly_as_the_server_does(
+    tab: Tab, field: str, value: str
+) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.open()
+    tab.wait_live()
+    tab.fill_order("Ada", "Loom", "1.00")
+    selector = "#customer_name" if field == "customer_name" else f"#{field}-0"
+    page.locator(selector).fill(value)
+    page.get_by_role("button", name="Place order").click()  # checked here, not sent
+    path = field if field == "customer_name" else f"lines.0.{field}"
+    shown = page.locator(f'[data-error-for="{path}"]')
+    expect(shown).not_to_be_empty()
+
+    line: dict[str, Any] = {"product": "Loom", "quantity": 1, "unit_price": "1.00"}
+    body: dict[str, Any] = {"customer_name": "Ada", "lines": [line]}
+    if field == "customer_name":
+        body["customer_name"] = value
+    else:
+        line[field] = float(value) if field == "quantity" and "." in value else (
+            int(value) if field == "quantity" else value)
+    answer = page.request.post(f"{tab.base_url}/api/orders", data=json.dumps(body),
+                               headers={"Content-Type": "application/json"})
+    assert answer.status == 422, answer.text()
+    assert shown.text_content() == " ".join(answer.json()["error"]["fields"][path])
