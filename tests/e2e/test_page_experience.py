@@ -179,7 +179,7 @@ def test_the_api_docs_render_the_openapi_document_from_this_server(tab: Tab) -> 
     ("field", "value"),
     [
         ("customer_name", "   "),
-        ("customer_name", "x" * 101),
+        ("customer_name", "Ada\u200blace"),  # a format character, not only ASCII controls
         ("product", "Tab\there"),
         ("quantity", "0"),
         ("quantity", "2.5"),
