@@ -152,6 +152,31 @@ def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_aga
     task_seen_by(flower, run_command(system, "Next customer"))
 
 
+def test_a_command_that_gave_up_is_command_failed_in_flower_not_success(
+    system: System, flower: Flower
+) -> None:
+    system.stop_process("worker")
+    faulty = f"faulty-{uuid.uuid4().hex[:6]}"
+    system.start_worker(faulty, env={
+        "ORDERWIRE_FAULTS": "handler.start=raise", "ORDERWIRE_COMMAND_MAX_ATTEMPTS": "2",
+    })
+    try:
+        system.wait_for_worker(faulty)
+        browser = system.new_session()
+        key = f"gives-up-{uuid.uuid4()}"
+        order = {"customer_name": "Unlucky",
+                 "lines": [{"product": "p", "quantity": 1, "unit_price": "3"}]}
+        assert system.post(browser, "/api/orders", order, key=key).status_code == 202
+        assert system.wait_until_final(browser, key)["status"] == "failed"
+        task = task_seen_by(flower, key, state="COMMAND_FAILED")
+        assert task["name"] == "orderwire.PlaceOrder"
+    finally:
+        system.stop_process(faulty)
+        healthy = f"worker-{uuid.uuid4().hex[:6]}"  # its own log, so "ready" is its own
+        system.start_worker(healthy)
+        system.wait_for_worker(healthy)
+
+
 @pytest.mark.browser
 def test_flowers_task_table_shows_state_and_runtime_at_1280_pixels(
     system: System, flower: Flower, chromium: Any
