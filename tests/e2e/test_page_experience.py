@@ -7,7 +7,9 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -214,3 +216,25 @@ def test_the_page_words_a_wrong_field_exactly_as_the_server_does(
                                headers={"Content-Type": "application/json"})
     assert answer.status == 422, answer.text()
     assert shown.text_content() == " ".join(answer.json()["error"]["fields"][path])
+
+
+def test_amounts_and_dates_follow_the_readers_locale_and_time_zone(
+    chromium: Any, system: System
+) -> None:
+    from playwright.sync_api import expect
+
+    tab = Tab(chromium, system, locale="de-DE", timezone_id="Asia/Tokyo")
+    try:
+        tab.open()
+        tab.wait_live()
+        order_id = placed(tab, "Zoë", "1250.00")
+        row = tab.row(order_id)
+        expect(row.locator(".total")).to_have_text("1.250,00\u00a0€")
+        order = tab.page.request.get(f"{tab.base_url}/api/orders/{order_id}").json()
+        placed_at = order["placed_at"].replace("Z", "+00:00")
+        in_tokyo = datetime.fromisoformat(placed_at).astimezone(ZoneInfo("Asia/Tokyo"))
+        expect(row.locator(".placed")).to_contain_text(in_tokyo.strftime("%H:%M"))
+        expect(row.locator(".placed")).to_contain_text(str(in_tokyo.year))
+        assert tab.errors == []
+    finally:
+        tab.context.close()
