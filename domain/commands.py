@@ -20,13 +20,13 @@ MAX_PRODUCT = 100
 MAX_REASON = 200
 
 
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def has_control_characters(text: str) -> bool:
     """Control and format characters, and the Unicode line and paragraph separators
     (U+2028, U+2029), which break lines in logs and JSON-in-JavaScript alike."""
-    return any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in text)
+    return any(unicodedata.category(char) in CONTROL_CATEGORIES for char in text)
 
 
 def _require_text(name: str, value: object, longest: int) -> str:

@@ -90,6 +90,10 @@ def cmd_flower(_args: argparse.Namespace) -> int:
         # command line `ps` would show them.
         # Flower's own persistence is not needed: the command log is the record.
         "--persistent=False",
+        # The task table at 1280 px: what an operator scans (state, runtime) next to the
+        # name, the id last, since a request id may be 128 characters; args (the id
+        # again) and kwargs (always {}) are left out (docs/operations.md, "Flower").
+        "--tasks_columns=name,state,runtime,received,worker,uuid",
     ]
     os.execvp("celery", argv)
     return 0  # pragma: no cover - exec does not return

@@ -135,6 +135,15 @@ def _rate_limit(env: Mapping[str, str]) -> tuple[int, int] | None:
     return int(count), int(seconds)
 
 
+def _currency(env: Mapping[str, str]) -> str:
+    """ORDERWIRE_CURRENCY: the ISO 4217 code amounts are shown in (the page's formatting)."""
+    code = (env.get("ORDERWIRE_CURRENCY") or "EUR").strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        problem = f"must be a 3-letter ISO 4217 code like EUR, got {code!r}"
+        raise ConfigError("ORDERWIRE_CURRENCY", problem)
+    return code
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     level = (env.get("LOG_LEVEL") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -173,6 +182,7 @@ class Settings:
     rate_limit: tuple[int, int] | None = None
     # Each worker proves it consumes by sending itself a probe this often (worker_liveness).
     worker_probe_seconds: int = 5
+    currency: str = "EUR"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -206,4 +216,5 @@ class Settings:
             rate_limit=_rate_limit(env),
             websocket_ping_seconds=_integer(env, "ORDERWIRE_WEBSOCKET_PING_SECONDS", 25, 1, 3600),
             worker_probe_seconds=_integer(env, "ORDERWIRE_WORKER_PROBE_SECONDS", 5, 1, 60),
+            currency=_currency(env),
         )

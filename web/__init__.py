@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
         WTF_CSRF_TIME_LIMIT=None,
         ALLOWED_ORIGINS=settings.allowed_origins,
         HEARTBEAT_SECONDS=settings.heartbeat_seconds,
+        CURRENCY=settings.currency,
         # Pings find dead peers (one unanswered for a whole interval closes the socket);
         # clients only send tiny control messages. Compression: web/live/handshake.py.
         SOCK_SERVER_OPTIONS={
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
 
     from web.api import commands, queries
     from web.api.errors import register_error_handlers
+    from web.api_docs import bp as api_docs_bp
     from web.live.hub import LiveHub
     from web.live.stream import bp as live_bp
     from web.live.stream import sock
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     from web.ops import bp as ops_bp
     from web.pages import bp as pages_bp
     from web.rate_limit import init_rate_limit
+    from web.site import bp as site_bp
 
     app.extensions["live_hub"] = LiveHub(services.redis, queue_limit=settings.websocket_queue_size)
     csrf.init_app(app)
@@ -56,7 +59,8 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     csrf.exempt(commands.bp)
     sock.init_app(app)
     init_rate_limit(app, services.redis, settings.rate_limit)
-    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp, openapi_bp):
+    for blueprint in (commands.bp, queries.bp, live_bp, ops_bp, pages_bp, openapi_bp,
+                      site_bp, api_docs_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

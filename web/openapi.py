@@ -73,6 +73,7 @@ class OrderSchema(Schema):
     total = fields.String(required=True, metadata=MONEY)
     status = fields.String(required=True, metadata={"enum": ORDER_STATUSES})
     version = fields.Integer(required=True, metadata={"minimum": 1})
+    placed_at = fields.DateTime(required=True)
 
 
 class OrderPageSchema(Schema):
@@ -112,9 +113,16 @@ class HealthSchema(Schema):
     status = fields.String(required=True)
 
 
+class ConsumingWorkerSchema(Schema):
+    node = fields.String(required=True)
+    seconds_since_consumed = fields.Float(required=True)
+
+
 class ReadinessSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ready", "unavailable"]})
     down = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    # Information only: workers never make /readyz 503 (docs/operations.md).
+    workers_consuming = fields.List(fields.Nested(ConsumingWorkerSchema), required=True)
 
 
 def _price_is_text_or_number(converter: Any, field: fields.Field, ret: dict, **_: Any) -> dict:

@@ -6,10 +6,20 @@ import uuid
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
+from web.api import messages
 from web.api.commands import (
     ORDER_ACTIONS,
     PLACE_ORDER_SCHEMA,
@@ -32,6 +42,7 @@ bp.before_request(enforce_rate_limit)
 # What a customer may ask of an order in each status (static/js/orders.js has the same table).
 ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
 TIMELINES_ON_INDEX = 20
+ORDERS_PER_PAGE = 50  # static/js/orders.js asks the API for the next pages the same size
 # Pages are rendered on the server and escaped there; nothing inline may run, so an
 # escaping mistake could not become a script either.
 CONTENT_SECURITY_POLICY = (
@@ -40,12 +51,15 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+bp.add_app_template_global(messages.for_the_page, "field_messages")
+
+
 @bp.app_template_global()
 def action_allowed(status: str | None, action: str) -> bool:
     return action in ACTIONS_BY_STATUS.get(status or "", ())
 
 
-@bp.after_request
+@bp.after_app_request  # error pages and /docs are HTML too
 def _page_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -94,10 +108,13 @@ def _index(
     errors: dict[str, list[str]] | None = None,
     customer_name: str = "",
     lines: list[dict[str, Any]] | None = None,
+    page: int = 1,
 ) -> tuple[str, int]:
     last_event_id = _newest_event_id()
     with reader().connect() as connection:
-        orders, _ = read_models.orders_of_session(connection, session_id(), page=1, per_page=50)
+        orders, more = read_models.orders_of_session(
+            connection, session_id(), page=page, per_page=ORDERS_PER_PAGE
+        )
         notifications = read_models.notifications_of_session(connection, session_id())
         timelines = {
             order["order_id"]: read_models.order_events(connection, order["order_id"])
@@ -108,6 +125,8 @@ def _index(
         render_template(
             "index.html",
             orders=orders,
+            page=page,
+            next_page=page + 1 if more else None,
             timelines=timelines,
             refusals=refusals,
             notifications=notifications,
@@ -123,7 +142,9 @@ def _index(
 
 @bp.get("/")
 def index() -> Any:
-    return _index()
+    # ?page=N is "Load more" without JavaScript; the script fetches further pages itself.
+    page = request.args.get("page", 1, type=int) or 1
+    return _index(page=max(1, min(page, 1_000_000)))
 
 
 @bp.post("/orders")
@@ -147,22 +168,41 @@ def place_order_form() -> Any:
 
 def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] | None = None,
                 reason: str = "") -> tuple[str, int]:
+    if not _is_uuid(order_id):
+        abort(404)
     last_event_id = _newest_event_id()
     with reader().connect() as connection:
         order = read_models.order(connection, order_id)
         timeline = read_models.order_events(connection, order_id) if order else []
         refusal = read_models.refusals(connection, [order_id]).get(order_id)
+        placing = None if order else read_models.placing(connection, order_id, session_id())
+    if order is None and placing is None:
+        abort(404)  # nobody is placing it either: "being placed…" would wait forever
     return render_template(
         "order.html",
         order_id=order_id,
         order=order,
+        placing=placing,
         timeline=timeline,
         refusal=refusal,
         errors=errors or {},
         reason=reason,
         idempotency_key=str(uuid.uuid4()),
         last_event_id=last_event_id,
-    ), (status if order or status != 200 else 202)
+    ), (status if order or status != 200 else _PLACING_STATUS.get(placing["status"], 200))
+
+
+# A page for an order still being placed is 202 (come back); one whose placing was refused
+# or failed says why, as 404: there is no such order.
+_PLACING_STATUS = {"accepted": 202, "running": 202, "rejected": 404, "failed": 404}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 @bp.get("/orders/<order_id>")

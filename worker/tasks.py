@@ -1,9 +1,11 @@
 """Celery tasks. Arguments are ids only (Flower shows them); the data is in the database."""
 
 import logging
+import time
 from collections.abc import Callable
 
-from celery import Celery
+from celery import Celery, Task
+from celery.exceptions import Ignore
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -32,13 +34,30 @@ def register_tasks(app: Celery, services: Callable[[], Orderwire]) -> None:
                 _register_subscriber(app, subscriber, services)
 
 
+# What Flower shows for a command that ended without effect. Celery has no state for "done,
+# and refused": a task that returns is SUCCESS, one that raises is FAILURE (a crash, to an
+# operator), and `Reject` (`task-rejected`) cannot do it either: Flower keeps a task STARTED
+# when task-rejected follows task-started (states.precedence), and Celery 5.7 turns
+# Reject(requeue=False) into task-failed. A custom task event names a state of its own,
+# which outranks STARTED; `Ignore` then acknowledges the message with no further event.
+FLOWER_STATES = {"rejected": "task-command_rejected", "failed": "task-command_failed"}
+
+
 def _register_command(app: Celery, command: str, services: Callable[[], Orderwire]) -> None:
-    def run_command(request_id: str) -> str:
-        return str(services().execute(request_id).status)
+    def run_command(task: Task, request_id: str) -> str:
+        started = time.monotonic()
+        status = str(services().execute(request_id).status)
+        if status in FLOWER_STATES:
+            # `runtime` fills Flower's Runtime column, as task-succeeded would.
+            task.send_event(FLOWER_STATES[status], runtime=time.monotonic() - started)
+            # Acknowledged (acks_late acks an ignored task): the outcome is final and
+            # recorded, and nothing is redelivered.
+            raise Ignore(status)
+        return status
 
     run_command.__name__ = command
     run_command.__doc__ = f"Carry out one accepted {command} command, by its request id."
-    app.task(name=command_task_name(command))(run_command)
+    app.task(name=command_task_name(command), bind=True)(run_command)
 
 
 def _register_subscriber(

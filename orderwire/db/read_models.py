@@ -18,6 +18,7 @@ def _order(row: Any) -> dict[str, Any]:
         "total": money_text(row.total),
         "status": row.status,
         "version": row.version,
+        "placed_at": rfc3339(row.placed_at),
     }
 
 
@@ -101,3 +102,19 @@ def refusals(connection: Connection, order_ids: list[str]) -> dict[str, dict[str
         for order_id, row in latest.items()
         if row.status in ("rejected", "failed")
     }
+
+
+def placing(connection: Connection, order_id: str, session_id: str) -> dict[str, Any] | None:
+    """This session's PlaceOrder for an order that does not exist (yet): its status and
+    error, or None if the session never asked to place it."""
+    row = connection.execute(
+        select(commands.c.status, commands.c.error)
+        .where(
+            commands.c.order_id == order_id,
+            commands.c.command == "PlaceOrder",
+            commands.c.session_id == session_id,
+        )
+        .order_by(commands.c.accepted_at.desc())
+        .limit(1)
+    ).first()
+    return {"status": row.status, "error": row.error} if row else None

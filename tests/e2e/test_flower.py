@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import requests
+from redis import Redis
 
 from orderwire.local_redis import free_port
+from tests.e2e.browser import DESKTOP, SCREENSHOTS
 from tests.harness import BIN, ROOT, System
 from tests.waiting import wait_for
 
@@ -74,12 +76,12 @@ def run_command(system: System, customer_name: str) -> str:
     return key
 
 
-def task_seen_by(flower: Flower, request_id: str) -> dict[str, Any]:
-    def succeeded() -> dict[str, Any] | None:
+def task_seen_by(flower: Flower, request_id: str, state: str = "SUCCESS") -> dict[str, Any]:
+    def in_state() -> dict[str, Any] | None:
         task = flower.get("/api/tasks").json().get(request_id)
-        return task if task and task["state"] == "SUCCESS" else None
+        return task if task and task["state"] == state else None
 
-    return wait_for(succeeded, timeout=30, what=f"Flower to see {request_id} succeed")
+    return wait_for(in_state, timeout=30, what=f"Flower to see {request_id} in {state}")
 
 
 def test_orderwire_flower_refuses_to_start_without_credentials(system: System) -> None:
@@ -123,3 +125,87 @@ def test_what_a_customer_typed_never_reaches_flowers_pages(system: System, flowe
         page = flower.get(path)
         assert page.status_code == 200, path
         assert marker not in page.text, path
+
+
+def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_again(
+    system: System, flower: Flower
+) -> None:
+    browser = system.new_session()
+    order_id = system.post(browser, "/api/orders", {
+        "customer_name": "Unpaid", "lines": [{"product": "p", "quantity": 1, "unit_price": "1"}],
+    }).json()["order_id"]
+    key = f"ship-unpaid-{uuid.uuid4()}"
+    assert system.post(browser, f"/api/orders/{order_id}/ship", {}, key=key).status_code == 202
+    assert system.wait_until_final(browser, key)["status"] == "rejected"
+
+    task = task_seen_by(flower, key, state="COMMAND_REJECTED")
+    assert task["name"] == "orderwire.ShipOrder"
+    assert task["received"] and task["started"] and task["runtime"] > 0
+    # Acknowledged (just after the event Flower saw): not held unacknowledged, where the
+    # Redis transport would redeliver it after the visibility timeout, nor queued again.
+    redis = Redis.from_url(system.redis.url)
+    wait_for(lambda: not [m for m in redis.hvals("unacked") if key.encode() in m],
+             timeout=15, what="the rejected command's message to be acknowledged")
+    assert not [m for m in redis.lrange("celery", 0, -1) if key.encode() in m]
+    assert system.command(browser, key)["attempts"] == 1
+    # A command that succeeds is still SUCCESS next to it.
+    task_seen_by(flower, run_command(system, "Next customer"))
+
+
+def test_a_command_that_gave_up_is_command_failed_in_flower_not_success(
+    system: System, flower: Flower
+) -> None:
+    system.stop_process("worker")
+    faulty = f"faulty-{uuid.uuid4().hex[:6]}"
+    system.start_worker(faulty, env={
+        "ORDERWIRE_FAULTS": "handler.start=raise", "ORDERWIRE_COMMAND_MAX_ATTEMPTS": "2",
+    })
+    try:
+        system.wait_for_worker(faulty)
+        browser = system.new_session()
+        key = f"gives-up-{uuid.uuid4()}"
+        order = {"customer_name": "Unlucky",
+                 "lines": [{"product": "p", "quantity": 1, "unit_price": "3"}]}
+        assert system.post(browser, "/api/orders", order, key=key).status_code == 202
+        assert system.wait_until_final(browser, key)["status"] == "failed"
+        task = task_seen_by(flower, key, state="COMMAND_FAILED")
+        assert task["name"] == "orderwire.PlaceOrder"
+    finally:
+        system.stop_process(faulty)
+        healthy = f"worker-{uuid.uuid4().hex[:6]}"  # its own log, so "ready" is its own
+        system.start_worker(healthy)
+        system.wait_for_worker(healthy)
+
+
+@pytest.mark.browser
+def test_flowers_task_table_shows_state_and_runtime_at_1280_pixels(
+    system: System, flower: Flower, chromium: Any
+) -> None:
+    # The widest rows there are: a request id of the longest kind a client may send, and
+    # an after-commit subscriber's task (a long name; its id is "<event id>:<name>").
+    browser = system.new_session()
+    longest_key = "k" * 128
+    order = {"customer_name": "Wide", "lines": [{"product": "p", "quantity": 1, "unit_price": "2"}]}
+    order_id = system.post(browser, "/api/orders", order, key=longest_key).json()["order_id"]
+    task_seen_by(flower, longest_key)
+    paid = f"pay-{uuid.uuid4()}"
+    system.post(browser, f"/api/orders/{order_id}/pay", {}, key=paid)
+    task_seen_by(flower, paid)
+    wait_for(lambda: any(task["name"].startswith("orderwire.subscriber.")
+                         for task in flower.get("/api/tasks").json().values()),
+             timeout=30, what="a subscriber task in Flower")
+
+    context = chromium.new_context(viewport=DESKTOP, http_credentials={
+        "username": CREDENTIALS[0], "password": CREDENTIALS[1]})
+    try:
+        page = context.new_page()
+        page.goto(f"{flower.base_url}/tasks")
+        page.wait_for_selector("#tasks-table tbody tr td", timeout=30_000)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "flower-tasks.png"))
+        for column in ("Name", "State", "Runtime", "Received", "Worker"):
+            header = page.locator("#tasks-table thead th", has_text=column).first
+            box = header.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= DESKTOP["width"], column
+    finally:
+        context.close()

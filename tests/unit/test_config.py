@@ -73,12 +73,20 @@ def test_empty_variables_count_as_unset() -> None:
         ("ORDERWIRE_HEARTBEAT_SECONDS", "soon"),
         ("ORDERWIRE_FEED_MAXLEN", "999"),
         ("ORDERWIRE_FEED_MAXLEN", "1e6"),
+        ("ORDERWIRE_CURRENCY", "euro"),
+        ("ORDERWIRE_CURRENCY", "€"),
+        ("ORDERWIRE_CURRENCY", "E1R"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
     error = refusal(**{variable: value})
     assert error.variable == variable
     assert str(error).startswith(f"{variable}: ")
+
+
+def test_the_currency_defaults_to_eur_and_takes_any_iso_code() -> None:
+    assert Settings.from_env({}).currency == "EUR"
+    assert Settings.from_env({"ORDERWIRE_CURRENCY": " usd "}).currency == "USD"
 
 
 @pytest.mark.parametrize(

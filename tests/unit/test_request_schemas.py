@@ -39,14 +39,14 @@ def test_text_is_trimmed_before_its_length_is_checked() -> None:
     assert loaded["customer_name"] == "Ada"
     assert loaded["lines"][0]["product"] == "tea"
     assert problems(PlaceOrderSchema(), an_order(customer_name="   ")) == {
-        "customer_name": ["must be 1 to 100 characters"]
+        "customer_name": ["Required."]
     }
     assert CancelOrderSchema().load({"reason": " not needed "}) == {"reason": "not needed"}
 
 
 def test_a_nested_problem_is_named_by_its_dotted_path() -> None:
     assert problems(PlaceOrderSchema(), with_line(quantity=0)) == {
-        "lines.1.quantity": ["must be 1 to 1000"]
+        "lines.1.quantity": ["A whole number from 1 to 1000."]
     }
 
 
@@ -85,14 +85,14 @@ def test_nan_and_infinity_are_not_prices(price: Any) -> None:
 @pytest.mark.parametrize("price", ["1.001", "0.999", "1.000", 12.345])
 def test_a_price_has_at_most_two_decimal_places(price: Any) -> None:
     assert problems(PlaceOrderSchema(), with_line(unit_price=price)) == {
-        "lines.1.unit_price": ["must have at most 2 decimal places"]
+        "lines.1.unit_price": ["A price like 12.50, with at most 2 decimals."]
     }
 
 
 @pytest.mark.parametrize("price", ["0", "0.00", "-1", "100000.01"])
 def test_a_price_is_above_zero_and_at_most_100000(price: str) -> None:
     assert problems(PlaceOrderSchema(), with_line(unit_price=price)) == {
-        "lines.1.unit_price": ["must be above 0 and at most 100000"]
+        "lines.1.unit_price": ["Above 0 and at most 100000."]
     }
 
 
@@ -110,9 +110,21 @@ def test_a_quantity_is_a_json_integer(quantity: Any) -> None:
 @pytest.mark.parametrize("name", ["Ada\x00", "A\x1bda", "Ad\u200ba", "Ada\x7fx", "A\x85da"])
 def test_control_characters_are_rejected(name: str) -> None:
     assert problems(PlaceOrderSchema(), an_order(customer_name=name)) == {
-        "customer_name": ["must not contain control characters"]
+        "customer_name": ["Must not contain control characters."]
     }
     assert "reason" in problems(CancelOrderSchema(), {"reason": name})
+
+
+def test_text_too_long_says_how_long_it_may_be() -> None:
+    assert problems(PlaceOrderSchema(), an_order(customer_name="x" * 101)) == {
+        "customer_name": ["At most 100 characters."]
+    }
+    assert problems(CancelOrderSchema(), {"reason": "x" * 201}) == {
+        "reason": ["At most 200 characters."]
+    }
+    assert problems(CancelOrderSchema(), {"reason": "  "}) == {
+        "reason": ["Say why the order is cancelled."]
+    }
 
 
 def test_text_may_hold_any_printable_script() -> None:
@@ -122,7 +134,7 @@ def test_text_may_hold_any_printable_script() -> None:
 
 @pytest.mark.parametrize(
     ("lines", "message"),
-    [([], "an order has 1 to 50 lines"), ([LINE] * 51, "an order has 1 to 50 lines")],
+    [([], "An order has 1 to 50 lines."), ([LINE] * 51, "An order has 1 to 50 lines.")],
 )
 def test_an_order_has_one_to_fifty_lines(lines: list[Any], message: str) -> None:
     assert problems(PlaceOrderSchema(), an_order(lines=lines)) == {"lines": [message]}
@@ -130,10 +142,10 @@ def test_an_order_has_one_to_fifty_lines(lines: list[Any], message: str) -> None
 
 def test_required_fields_are_named_when_missing() -> None:
     assert problems(PlaceOrderSchema(), {}) == {
-        "customer_name": ["Missing data for required field."],
-        "lines": ["Missing data for required field."],
+        "customer_name": ["Required."],
+        "lines": ["Required."],
     }
-    assert problems(CancelOrderSchema(), {}) == {"reason": ["Missing data for required field."]}
+    assert problems(CancelOrderSchema(), {}) == {"reason": ["Say why the order is cancelled."]}
 
 
 def test_an_order_id_sent_by_the_client_must_be_a_uuid() -> None:

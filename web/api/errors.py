@@ -5,6 +5,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from web.site import error_page
+
 
 class ApiError(Exception):
     def __init__(
@@ -54,7 +56,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         if not request.path.startswith("/api/") and error.code != 413:
-            return error
+            return error_page(error)
         status = error.code or 500
         message = error.description or error.name
         if status == 413:

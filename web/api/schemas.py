@@ -10,11 +10,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from domain import commands as rules
+from web.api import messages
+
+REQUIRED = {"required": messages.REQUIRED, "null": messages.REQUIRED}
 
 
 def _no_control_characters(value: str) -> None:
     if rules.has_control_characters(value):
-        raise ValidationError("must not contain control characters")
+        raise ValidationError(messages.CONTROL_CHARACTERS)
 
 
 class TrimmedText(fields.String):
@@ -24,13 +27,17 @@ class TrimmedText(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
-def text_field(longest: int) -> TrimmedText:
+def text_field(longest: int, empty: str = messages.REQUIRED) -> TrimmedText:
+    def length(value: str) -> None:
+        if not value:
+            raise ValidationError(empty)
+        if len(value) > longest:
+            raise ValidationError(messages.TOO_LONG.format(longest=longest))
+
     return TrimmedText(
         required=True,
-        validate=[
-            validate.Length(1, longest, error=f"must be 1 to {longest} characters"),
-            _no_control_characters,
-        ],
+        error_messages={"required": empty, "null": empty, "invalid": messages.NOT_TEXT},
+        validate=[length, _no_control_characters],
     )
 
 
@@ -44,16 +51,22 @@ class OrderLineSchema(StrictSchema):
     quantity = fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(1, rules.MAX_QUANTITY, error=f"must be 1 to {rules.MAX_QUANTITY}"),
+        error_messages={**REQUIRED, "invalid": messages.QUANTITY, "too_large": messages.QUANTITY},
+        validate=validate.Range(1, rules.MAX_QUANTITY, error=messages.QUANTITY),
     )
-    unit_price = fields.Decimal(required=True, allow_nan=False, as_string=True)
+    unit_price = fields.Decimal(
+        required=True, allow_nan=False, as_string=True,
+        error_messages={
+            **REQUIRED, "invalid": messages.PRICE_FORMAT, "special": messages.PRICE_FORMAT,
+        },
+    )
 
     @validates("unit_price")
     def _price(self, value: Decimal, **_kwargs: Any) -> None:
-        if not Decimal(0) < value <= rules.MAX_UNIT_PRICE:
-            raise ValidationError(f"must be above 0 and at most {rules.MAX_UNIT_PRICE}")
         if value.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ValidationError("must have at most 2 decimal places")
+            raise ValidationError(messages.PRICE_FORMAT)
+        if not Decimal(0) < value <= rules.MAX_UNIT_PRICE:
+            raise ValidationError(messages.PRICE_RANGE)
 
 
 class PlaceOrderSchema(StrictSchema):
@@ -61,9 +74,8 @@ class PlaceOrderSchema(StrictSchema):
     lines = fields.List(
         fields.Nested(OrderLineSchema),
         required=True,
-        validate=validate.Length(
-            1, rules.MAX_LINES, error=f"an order has 1 to {rules.MAX_LINES} lines"
-        ),
+        error_messages=REQUIRED,
+        validate=validate.Length(1, rules.MAX_LINES, error=messages.LINES),
     )
     order_id = fields.UUID()
 
@@ -73,7 +85,7 @@ class EmptySchema(StrictSchema):
 
 
 class CancelOrderSchema(StrictSchema):
-    reason = text_field(rules.MAX_REASON)
+    reason = text_field(rules.MAX_REASON, empty=messages.REASON_REQUIRED)
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:

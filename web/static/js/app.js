@@ -1,10 +1,10 @@
 // orderwire's page script. The pages work without it (forms POST, then redirect); with it,
 // commands go over the JSON API and the page follows its session's events live.
 
-import { localiseTimes } from "./dom.js";
+import { localise } from "./dom.js";
 import { enhanceOrderForm } from "./form.js";
 import { LiveStream } from "./live.js";
-import { addNotification, reloadNotifications } from "./notifications.js";
+import { addNotification, enhanceNotifications, reloadNotifications } from "./notifications.js";
 import { applyEvent, enhanceOrders, reloadOrders, showPlacing } from "./orders.js";
 
 const STATES = {
@@ -38,12 +38,14 @@ async function onResync() {
   });
 }
 
-localiseTimes();
+localise();
 const form = document.getElementById("order-form");
 if (form) enhanceOrderForm(form, { onPlaced: showPlacing });
 enhanceOrders();
+enhanceNotifications();
 new LiveStream({
   lastEventId: document.body.dataset.lastEventId || null,
+  heartbeatSeconds: Number(document.body.dataset.heartbeatSeconds) || 15,
   onEvent,
   onResync,
   onState: showConnection,

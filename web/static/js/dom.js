@@ -8,24 +8,53 @@ export function el(tag, text, attrs = {}) {
   return node;
 }
 
-export function formatTime(iso) {
+const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+const DATE_AND_TIME = { dateStyle: "medium", timeStyle: "short" };
+
+// In the reader's time zone and locale: the time alone for today, else the date too.
+export function formatMoment(iso, withDate = false) {
   const moment = new Date(iso);
   if (Number.isNaN(moment.getTime())) return iso || "";
-  return moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const today = moment.toDateString() === new Date().toDateString();
+  return withDate || !today
+    ? moment.toLocaleString([], DATE_AND_TIME)
+    : moment.toLocaleTimeString([], TIME);
 }
 
-export function timeElement(iso) {
-  const node = el("time", formatTime(iso), { datetime: iso });
-  node.title = new Date(iso).toLocaleString();
+export function fillTime(node, iso) {
+  node.dateTime = iso;
+  node.textContent = formatMoment(iso, node.classList.contains("placed"));
+  node.title = new Date(iso).toLocaleString([], { dateStyle: "full", timeStyle: "long" });
+}
+
+export function timeElement(iso, className = "") {
+  const node = el("time");
+  if (className) node.className = className;
+  fillTime(node, iso);
   return node;
 }
 
-// The server renders times in UTC; show them in the reader's own time zone.
-export function localiseTimes(root = document) {
-  root.querySelectorAll("time[datetime]").forEach((node) => {
-    node.textContent = formatTime(node.dateTime);
-    node.title = new Date(node.dateTime).toLocaleString();
-  });
+// Amounts in the currency the server names (ORDERWIRE_CURRENCY), formatted the reader's way.
+const money = new Intl.NumberFormat(undefined, {
+  style: "currency", currency: document.body.dataset.currency || "EUR",
+});
+
+export function formatMoney(amount) {
+  const number = Number(amount);
+  return amount === undefined || amount === null || amount === "" || Number.isNaN(number)
+    ? "" : money.format(number);
+}
+
+export function fillMoney(node, amount) {
+  node.dataset.amount = amount ?? "";
+  node.textContent = formatMoney(amount);
+}
+
+// The server renders times in UTC and amounts with the currency code; show both the
+// reader's way.
+export function localise(root = document) {
+  root.querySelectorAll("time[datetime]").forEach((node) => fillTime(node, node.dateTime));
+  root.querySelectorAll("[data-amount]").forEach((node) => fillMoney(node, node.dataset.amount));
 }
 
 // A short highlight on something that just changed, unless the reader prefers no motion.

@@ -2,43 +2,33 @@
 // JSON, and show the server's field errors (422 `fields`, dotted paths) next to their fields.
 
 import { errorText, newKey, postCommand } from "./api.js";
+import { CHECKS, MAX_LINES } from "./messages.js";
 
-const MAX_LINES = 50;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const PRICE = /^\d{1,6}(\.\d{1,2})?$/;
-
-function text(longest) {
-  return (value) => {
-    const trimmed = value.trim();
-    if (!trimmed) return "Required.";
-    if (trimmed.length > longest) return `At most ${longest} characters.`;
-    if (CONTROL.test(value)) return "Must not contain control characters.";
-    return "";
-  };
-}
-
-const CHECKS = {
-  customer_name: text(100),
-  product: text(100),
-  quantity: (value) => {
-    const trimmed = value.trim();
-    if (!/^\d+$/.test(trimmed)) return "A whole number from 1 to 1000.";
-    const quantity = Number(trimmed);
-    return quantity >= 1 && quantity <= 1000 ? "" : "A whole number from 1 to 1000.";
-  },
-  unit_price: (value) => {
-    const trimmed = value.trim();
-    if (!PRICE.test(trimmed)) return "A price like 12.50 (at most 2 decimals).";
-    const price = Number(trimmed);
-    return price > 0 && price <= 100000 ? "" : "Above 0 and at most 100000.";
-  },
-};
+const CONFIRMATION_SHOWN_MS = 5000;
+const FADE_MS = 600; // .form-status.fading in app.css
 
 export function enhanceOrderForm(form, { onPlaced }) {
   const list = form.querySelector("#line-list");
   const addLine = form.querySelector("#add-line");
   const status = form.querySelector("#form-status");
   let key = newKey();
+  let fadeTimer = null;
+
+  function say(text, kind = "") {
+    clearTimeout(fadeTimer);
+    status.classList.remove("fading");
+    status.textContent = text;
+    status.dataset.kind = kind;
+  }
+
+  // A confirmation is news: it fades after a few seconds. Errors stay until they are fixed.
+  function confirm(text) {
+    say(text, "ok");
+    fadeTimer = setTimeout(() => {
+      status.classList.add("fading");
+      fadeTimer = setTimeout(() => say(""), FADE_MS);
+    }, CONFIRMATION_SHOWN_MS);
+  }
 
   const rows = () => [...list.querySelectorAll("[data-line]")];
   const pathOf = (input) => {
@@ -138,21 +128,19 @@ export function enhanceOrderForm(form, { onPlaced }) {
   form.addEventListener("input", (event) => {
     key = newKey(); // a changed order is a new request; an unchanged one resends the same
     if (event.target.hasAttribute("aria-invalid")) check(event.target);
-    status.textContent = "";
+    if (status.dataset.kind === "error") say("");
   });
 
   form.addEventListener("submit", async (submit) => {
     submit.preventDefault();
-    status.textContent = "";
-    status.dataset.kind = "";
+    say("");
     errorFor("_schema").textContent = "";
     errorFor("lines").textContent = "";
     const inputs = [...form.querySelectorAll("input[name]:not([type=hidden])")];
     const valid = inputs.map(check).every(Boolean);
     if (!valid) {
       form.querySelector("[aria-invalid]").focus();
-      status.textContent = "Please correct the marked fields.";
-      status.dataset.kind = "error";
+      say("Please correct the marked fields.", "error");
       return;
     }
     const body = {
@@ -170,8 +158,7 @@ export function enhanceOrderForm(form, { onPlaced }) {
     if (code === 202) {
       reset();
       key = newKey();
-      status.textContent = `Order for ${body.customer_name.trim()} sent. Watch it under "My orders".`;
-      status.dataset.kind = "ok";
+      confirm(`Order for ${body.customer_name.trim()} sent. Watch it under "My orders".`);
       onPlaced(answer, body);
       form.customer_name.focus();
       return;
@@ -181,7 +168,6 @@ export function enhanceOrderForm(form, { onPlaced }) {
       for (const [path, messages] of Object.entries(fields)) show(path, messages.join(" "));
       form.querySelector("[aria-invalid]")?.focus();
     }
-    status.textContent = fields ? "Please correct the marked fields." : errorText(answer);
-    status.dataset.kind = "error";
+    say(fields ? "Please correct the marked fields." : errorText(answer), "error");
   });
 }

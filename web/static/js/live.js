@@ -1,5 +1,10 @@
 // The live stream (CONTRACT.md section 5): one websocket, resumed after every drop from
 // the last event seen, so the page misses nothing and shows nothing twice.
+//
+// A drop is not always a close: after a laptop sleeps or the Wi-Fi changes hands the
+// socket can stay "open" while nothing gets through, for as long as TCP takes to notice
+// (minutes). The server sends a frame at least every heartbeat interval, so silence for
+// twice that long, or the browser saying it is offline, counts as a drop too.
 
 const FIRST_DELAY_MS = 500;
 const LONGEST_DELAY_MS = 15000;
@@ -8,8 +13,11 @@ const REMEMBERED_IDS = 2000;
 export class LiveStream {
   // onEvent(envelope); onResync(reason): reload state from the query endpoints;
   // onState(state): "connecting", "live", "reconnecting" or "resynced".
-  constructor({ lastEventId, onEvent, onResync, onState }) {
+  constructor({ lastEventId, heartbeatSeconds = 15, onEvent, onResync, onState }) {
     this.lastEventId = lastEventId || null;
+    this.silenceMs = 2 * heartbeatSeconds * 1000;
+    this.watchdog = null;
+    this.live = false; // the current socket said hello
     this.onEvent = onEvent;
     this.onResync = onResync;
     this.onState = onState;
@@ -24,6 +32,31 @@ export class LiveStream {
     this.onState("connecting");
     this.connect();
     window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => this.drop());
+  }
+
+  // Give up on the current socket without waiting for TCP to agree, and reconnect.
+  drop() {
+    if (!this.socket || this.timer !== null) return; // already reconnecting
+    this.abandon();
+    this.scheduleReconnect(0);
+  }
+
+  abandon() {
+    const socket = this.socket;
+    this.socket = null;
+    this.live = false;
+    clearTimeout(this.watchdog);
+    if (!socket) return;
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.close();
+  }
+
+  // Every frame (heartbeats included) proves the connection alive for another while.
+  feedWatchdog() {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.drop(), this.silenceMs);
   }
 
   connect() {
@@ -34,19 +67,30 @@ export class LiveStream {
     const query = this.lastEventId ? `?after=${encodeURIComponent(this.lastEventId)}` : "";
     const socket = new WebSocket(`${scheme}://${location.host}/ws${query}`);
     this.socket = socket;
-    socket.onmessage = (message) => this.receive(JSON.parse(message.data));
+    this.feedWatchdog(); // a handshake that never answers is silence too
+    socket.onmessage = (message) => {
+      this.feedWatchdog();
+      this.receive(JSON.parse(message.data));
+    };
     socket.onclose = (close) => {
-      if (this.socket === socket) this.scheduleReconnect(close.code);
+      if (this.socket !== socket) return;
+      this.abandon();
+      this.scheduleReconnect(close.code);
     };
   }
 
+  // Back online: a socket still trying (or a retry still waiting) may have been started
+  // while offline, and would only fail later; start afresh now instead.
   reconnectNow() {
-    if (this.timer !== null) this.connect();
+    if (this.live) return;
+    this.abandon();
+    this.connect();
   }
 
   receive(frame) {
     if (frame.kind === "hello") {
       this.failures = 0;
+      this.live = true;
       this.helloLastId = frame.last_id;
       this.onState("live");
       if (!this.resumedFrom && frame.last_id) {

@@ -2,7 +2,8 @@
 // and their task buttons (Pay, Ship, Cancel), sent as JSON commands.
 
 import { errorText, getJson, postCommand } from "./api.js";
-import { el, flash, timeElement } from "./dom.js";
+import { el, fillMoney, fillTime, flash, formatMoney, timeElement } from "./dom.js";
+import { CHECKS } from "./messages.js";
 
 const STATUS_BY_EVENT = {
   OrderPlaced: "placed", OrderPaid: "paid", OrderShipped: "shipped", OrderCancelled: "cancelled",
@@ -14,6 +15,7 @@ const COMMANDS = {
   PlaceOrder: "Placing the order", PayOrder: "Payment", ShipOrder: "Shipping", CancelOrder: "Cancelling",
 };
 
+const PER_PAGE = 50; // ORDERS_PER_PAGE in web/pages.py
 const sentHere = new Map(); // request id -> order id, for the commands this page sent
 const finished = new Set(); // request ids whose outcome has arrived (maybe before their 202)
 
@@ -22,9 +24,9 @@ export function describe(event) {
   switch (event.type) {
     case "OrderPlaced": {
       const count = (d.lines || []).length;
-      return `Placed: ${count} line${count === 1 ? "" : "s"}, total ${d.total}`;
+      return `Placed: ${count} line${count === 1 ? "" : "s"}, total ${formatMoney(d.total)}`;
     }
-    case "OrderPaid": return `Paid ${d.total}`;
+    case "OrderPaid": return `Paid ${formatMoney(d.total)}`;
     case "OrderShipped": return "Shipped";
     case "OrderCancelled": return `Cancelled: ${d.reason}`;
     default: return event.type;
@@ -43,19 +45,18 @@ function setMessage(order, text, kind = "") {
   if (text) flash(message);
 }
 
+// Only what the order's status allows is shown; while a command is on its way, that is
+// shown but disabled.
 export function syncActions(order) {
   const status = order.dataset.status;
   const busy = order.dataset.busy === "true";
-  order.querySelectorAll(".order-actions button[data-action]").forEach((button) => {
-    button.disabled = busy || !allowed(status, button.dataset.action);
+  order.querySelectorAll(".order-actions .action-form").forEach((form) => {
+    form.hidden = !allowed(status, form.dataset.action);
   });
-  const reason = order.querySelector(".reason");
-  if (reason) reason.disabled = busy || !allowed(status, "cancel");
-  const toggle = order.querySelector(".cancel-toggle");
-  if (toggle) {
-    toggle.disabled = busy || !allowed(status, "cancel");
-    if (toggle.disabled) collapse(order);
-  }
+  order.querySelectorAll(".order-actions button, .order-actions .reason").forEach((control) => {
+    control.disabled = busy;
+  });
+  if (busy || !allowed(status, "cancel")) collapse(order);
 }
 
 function setStatus(order, status) {
@@ -105,8 +106,9 @@ function applyOrderEvent(event, status) {
     return;
   }
   if (event.type === "OrderPlaced") {
-    const row = ensureRow({ ...event.data, order_id: orderId, status: "pending", version: 0 });
-    if (row) fillDetails(row, event.data); // a row shown while placing had no total yet
+    const placed = { ...event.data, order_id: orderId, placed_at: event.occurred_at };
+    const row = ensureRow({ ...placed, status: "pending", version: 0 });
+    if (row) fillDetails(row, placed); // a row shown while placing had no total yet
   }
   for (const order of elementsOf(orderId)) {
     addToTimeline(order, event, describe(event));
@@ -158,7 +160,7 @@ async function runAction(order, form) {
   if (action === "cancel") {
     const reason = form.querySelector(".reason");
     const error = form.querySelector(".field-error");
-    const problem = reason.value.trim() ? "" : "Say why the order is cancelled.";
+    const problem = CHECKS.reason(reason.value);
     error.textContent = problem;
     if (problem) reason.setAttribute("aria-invalid", "true");
     else reason.removeAttribute("aria-invalid");
@@ -223,7 +225,9 @@ function prepareRow(order) {
 
 function fillDetails(row, order) {
   row.querySelector(".customer").textContent = order.customer_name;
-  row.querySelector(".total").textContent = order.total || "";
+  fillMoney(row.querySelector(".total"), order.total);
+  row.querySelector(".order-number").textContent = `#${order.order_id.slice(0, 8).toUpperCase()}`;
+  if (order.placed_at) fillTime(row.querySelector(".placed"), order.placed_at);
   row.querySelector(".summary").textContent =
     (order.lines || []).map((line) => `${line.quantity} × ${line.product}`).join(", ");
 }
@@ -268,9 +272,44 @@ export async function reloadOrders() {
     if (document.getElementById("order")) location.reload();
     return;
   }
-  const { orders } = await getJson("/api/orders?per_page=50");
+  const { orders, next_page: nextPage } = await getJson(`/api/orders?per_page=${PER_PAGE}`);
   list.replaceChildren(...orders.map(buildRow));
   document.getElementById("orders-empty").hidden = orders.length > 0;
+  offerMore(nextPage);
+}
+
+// "Load more": the next page of orders, appended. Orders placed since the page loaded
+// shift the pages by as many rows, so rows already shown are skipped, not repeated.
+function offerMore(nextPage) {
+  const more = document.getElementById("load-more");
+  if (!more) return;
+  more.hidden = !nextPage;
+  if (nextPage) {
+    more.dataset.nextPage = nextPage;
+    more.href = `/?page=${nextPage}`;
+  }
+}
+
+async function loadMore(more) {
+  const list = document.getElementById("orders");
+  more.setAttribute("aria-busy", "true");
+  try {
+    const answer = await getJson(`/api/orders?page=${more.dataset.nextPage}&per_page=${PER_PAGE}`);
+    let first = null;
+    for (const order of answer.orders) {
+      if (list.querySelector(`.order[data-order-id="${CSS.escape(order.order_id)}"]`)) continue;
+      const row = buildRow(order);
+      list.append(row);
+      first ??= row;
+    }
+    offerMore(answer.next_page);
+    // Keyboard users land on the first new order rather than at the top of the page.
+    first?.querySelector(".customer").focus();
+  } catch {
+    location.href = more.href; // the server renders that page instead
+  } finally {
+    more.removeAttribute("aria-busy");
+  }
 }
 
 async function loadTimeline(details) {
@@ -289,6 +328,12 @@ async function loadTimeline(details) {
 
 export function enhanceOrders() {
   document.querySelectorAll(".orders .order").forEach(prepareRow);
+  document.getElementById("load-more")?.addEventListener("click", (click) => {
+    // On a later page (?page=2) the list is not the newest: let the link load the page.
+    if (new URLSearchParams(location.search).has("page")) return;
+    click.preventDefault();
+    loadMore(click.currentTarget);
+  });
   document.querySelectorAll("#order").forEach(syncActions);
   document.addEventListener("submit", (submit) => {
     const form = submit.target.closest(".action-form");
