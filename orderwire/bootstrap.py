@@ -53,9 +53,9 @@ class Orderwire:
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
     delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
 
-    def execute(self, request_id: str) -> Outcome:
+    def execute(self, command_id: str) -> Outcome:
         """Run one accepted command through the pipeline (what a worker task does)."""
-        return self.pipeline(Execution(request_id))
+        return self.pipeline(Execution(command_id))
 
 
 def bootstrap(

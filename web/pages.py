@@ -6,7 +6,16 @@ import uuid
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 
 from orderwire.db import read_models
@@ -19,6 +28,7 @@ from web.api.commands import (
 )
 from web.api.errors import ApiError
 from web.api.intake import accept, fingerprint, reader, valid_request_id
+from web.api.queries import parse_order_id
 from web.live.history import SessionHistory
 from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
@@ -103,7 +113,9 @@ def _index(
             order["order_id"]: read_models.order_events(connection, order["order_id"])
             for order in orders[:TIMELINES_ON_INDEX]
         }
-        refusals = read_models.refusals(connection, [order["order_id"] for order in orders])
+        refusals = read_models.refusals(
+            connection, session_id(), [order["order_id"] for order in orders]
+        )
     return (
         render_template(
             "index.html",
@@ -148,13 +160,20 @@ def place_order_form() -> Any:
 def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] | None = None,
                 reason: str = "") -> tuple[str, int]:
     last_event_id = _newest_event_id()
+    parsed = parse_order_id(order_id)
+    if parsed is None:
+        abort(404)
     with reader().connect() as connection:
-        order = read_models.order(connection, order_id)
-        timeline = read_models.order_events(connection, order_id) if order else []
-        refusal = read_models.refusals(connection, [order_id]).get(order_id)
+        order = read_models.order(connection, parsed, session_id())
+        # Another session's order is a 404, as one that does not exist; this session's
+        # order that is still being placed is shown as such (202).
+        if order is None and not read_models.may_act_on(connection, parsed, session_id()):
+            abort(404)
+        timeline = read_models.order_events(connection, parsed) if order else []
+        refusal = read_models.refusals(connection, session_id(), [parsed]).get(parsed)
     return render_template(
         "order.html",
-        order_id=order_id,
+        order_id=parsed,
         order=order,
         timeline=timeline,
         refusal=refusal,

@@ -33,11 +33,13 @@ def register_tasks(app: Celery, services: Callable[[], Orderwire]) -> None:
 
 
 def _register_command(app: Celery, command: str, services: Callable[[], Orderwire]) -> None:
-    def run_command(request_id: str) -> str:
-        return str(services().execute(request_id).status)
+    def run_command(command_id: str) -> str:
+        return str(services().execute(command_id).status)
 
     run_command.__name__ = command
-    run_command.__doc__ = f"Carry out one accepted {command} command, by its request id."
+    # The task id is the request id (the client's key, unique per session); the argument is
+    # the command id that the command log knows it by (orderwire.db.command_log.command_id).
+    run_command.__doc__ = f"Carry out one accepted {command} command, by its command id."
     app.task(name=command_task_name(command))(run_command)
 
 

@@ -12,12 +12,18 @@ from orderwire.db.command_log import CommandStatus
 
 @dataclass
 class Execution:
-    request_id: str
+    command_id: str  # the command log's key (command_log.command_id), the task's argument
     record: dict[str, Any] | None = None  # the command log row, loaded by idempotency
     command: Command | None = None  # built by validation
     attempt: int = 0  # counted by retries
     uow: Any = None  # opened by the transaction behaviour
     recorded: list[RecordedEvent] = field(default_factory=list)  # set off by the handler
+
+    @property
+    def request_id(self) -> str:
+        """The client's key, which events and logs carry (the command id until the row is
+        loaded: a command that is not in the log has no request id)."""
+        return self.record["request_id"] if self.record else self.command_id
 
     @property
     def context(self) -> CommandContext:

@@ -22,7 +22,7 @@ class SkipFinished:
 
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
         with read_only(self.engine).connect() as connection:
-            execution.record = command_log.get(connection, execution.request_id)
+            execution.record = command_log.get(connection, execution.command_id)
         if execution.record is None:
             log.error("no such command in the log", extra={"event": "command.unknown"})
             return Outcome("unknown")

@@ -212,7 +212,8 @@ def test_any_json_at_all_gets_an_answer_in_the_error_shape_never_a_5xx(
     path = f"/api/orders/{uuid.uuid4()}{endpoint}" if endpoint else "/api/orders"
     key = f"any-{uuid.uuid4()}"
     answer = post(client, body, key=key, path=path)
-    assert answer.status_code in (202, 422), (body, answer.get_json())
+    # 404: a command on an order this session is not placing (ownership, web/api/intake.py).
+    assert answer.status_code in (202, 404, 422), (body, answer.get_json())
     if answer.status_code == 422:
         assert set(answer.get_json()["error"]) == {"code", "message", "fields"}
         assert command_row(engine, key) is None
