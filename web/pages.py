@@ -29,6 +29,7 @@ from web.api.commands import (
 from web.api.errors import ApiError
 from web.api.intake import accept, fingerprint, reader, valid_request_id
 from web.api.queries import parse_order_id
+from web.live.handshake import allowed_origin
 from web.live.history import SessionHistory
 from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
@@ -38,6 +39,17 @@ log = logging.getLogger("orderwire.web")
 bp = Blueprint("pages", __name__)
 # The forms take commands too: their POSTs count against the same rate limit.
 bp.before_request(enforce_rate_limit)
+
+
+@bp.before_request
+def _same_origin_forms() -> None:
+    """A form POST from a foreign Origin is refused (403) even with a valid CSRF token: the
+    token is the first defence (checked before this), the Origin a second that needs no
+    state. The rule is the websocket's (web/live/handshake.py): the site's own origin or one in
+    ALLOWED_ORIGINS; no Origin at all is a non-browser client, which the token still checks."""
+    if request.method == "POST" and not allowed_origin(request.headers.get("Origin")):
+        log.info("form from a foreign origin refused", extra={"event": "form.foreign_origin"})
+        abort(403)
 
 # What a customer may ask of an order in each status (static/js/orders.js has the same table).
 ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
