@@ -5,18 +5,18 @@ as an id that does not exist, and so does an id that cannot be one (not a UUID, 
 request id): it is never handed to the database, where a NUL byte would be an error.
 """
 
-import uuid
-
 from flask import Blueprint, Response, jsonify, request
 
 from orderwire.db import command_log, read_models
 from web.api.errors import ApiError
+from web.api.formats import canonical_uuid
 from web.api.intake import REQUEST_ID_PATTERN, reader
 from web.sessions import existing_session_id, session_id
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 
 
 def _not_found(what: str) -> ApiError:
@@ -25,10 +25,7 @@ def _not_found(what: str) -> ApiError:
 
 def parse_order_id(raw: str) -> str | None:
     """The order id in its stored form, or None if `raw` is not a UUID."""
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        return None
+    return canonical_uuid(raw)
 
 
 @bp.get("/commands/<request_id>")
@@ -78,7 +75,7 @@ def _positive(name: str, default: int, highest: int) -> int:
 
 @bp.get("/orders")
 def my_orders() -> Response:
-    page = _positive("page", 1, 1_000_000)
+    page = _positive("page", 1, MAX_PAGE)
     per_page = _positive("per_page", 20, MAX_PER_PAGE)
     with reader().connect() as connection:
         items, more = read_models.orders_of_session(

@@ -7,9 +7,10 @@ the domain command is still built afterwards and validates itself.
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from domain import commands as rules
+from web.api.formats import canonical_uuid, price_from_number, price_from_text
 
 
 def _no_control_characters(value: str) -> None:
@@ -34,6 +35,37 @@ def text_field(longest: int) -> TrimmedText:
     )
 
 
+class Price(fields.Field):
+    """A unit price: a decimal string ("12.50") or a JSON number that is a whole number of
+    cents; above 0 and at most 100000 (web/api/formats.py has the exact rule)."""
+
+    MESSAGE = (
+        f"must be above 0 and at most {rules.MAX_UNIT_PRICE} with at most 2 decimal places, "
+        "as a decimal string like \"12.50\" or a number"
+    )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str):
+            price = price_from_text(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            price = price_from_number(value)
+        else:
+            price = None
+        if price is None:
+            raise ValidationError(self.MESSAGE)
+        return price
+
+
+class CanonicalUUID(fields.String):
+    """A UUID in its hyphenated form (any case), returned lower-case."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        found = canonical_uuid(super()._deserialize(value, attr, data, **kwargs))
+        if found is None:
+            raise ValidationError("must be a UUID like 1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+        return found
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -46,14 +78,7 @@ class OrderLineSchema(StrictSchema):
         strict=True,
         validate=validate.Range(1, rules.MAX_QUANTITY, error=f"must be 1 to {rules.MAX_QUANTITY}"),
     )
-    unit_price = fields.Decimal(required=True, allow_nan=False, as_string=True)
-
-    @validates("unit_price")
-    def _price(self, value: Decimal, **_kwargs: Any) -> None:
-        if not Decimal(0) < value <= rules.MAX_UNIT_PRICE:
-            raise ValidationError(f"must be above 0 and at most {rules.MAX_UNIT_PRICE}")
-        if value.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ValidationError("must have at most 2 decimal places")
+    unit_price = Price(required=True)
 
 
 class PlaceOrderSchema(StrictSchema):
@@ -65,7 +90,7 @@ class PlaceOrderSchema(StrictSchema):
             1, rules.MAX_LINES, error=f"an order has 1 to {rules.MAX_LINES} lines"
         ),
     )
-    order_id = fields.UUID()
+    order_id = CanonicalUUID()
 
 
 class EmptySchema(StrictSchema):
