@@ -82,3 +82,12 @@ def test_a_nul_byte_in_a_key_or_a_field_is_refused_before_the_database(
             {"product": "te\x00a", "quantity": 1, "unit_price": "1.00"}]})
     assert named.status_code == 422
     assert {"customer_name", "lines.0.product"} <= set(named.get_json()["error"]["fields"])
+
+
+def test_an_invalid_alias_header_is_refused_even_beside_a_valid_key(client: FlaskClient) -> None:
+    order = {"customer_name": "Ada", "lines": [
+        {"product": "tea", "quantity": 1, "unit_price": "1.00"}]}
+    answer = client.post("/api/orders", json=order,
+                         headers={"Idempotency-Key": "fine-key", "X-Request-Id": "not ok!"})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "invalid_idempotency_key"

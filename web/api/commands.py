@@ -79,11 +79,11 @@ def _build(factory: Any, *args: Any, **fields: Any) -> Any:
 
 
 def submit(command: Any, body: Any) -> Response:
-    request_id = (
-        valid_request_id(request.headers.get("Idempotency-Key"))
-        or valid_request_id(request.headers.get("X-Request-Id"))
-        or str(uuid.uuid4())
-    )
+    # Both headers are checked when present (the document states both), even though the
+    # Idempotency-Key wins when both come.
+    key = valid_request_id(request.headers.get("Idempotency-Key"))
+    alias = valid_request_id(request.headers.get("X-Request-Id"))
+    request_id = key or alias or str(uuid.uuid4())
     request_id_var.set(request_id)
     record, created = accept(
         command,
