@@ -7,6 +7,7 @@ open connection and stops listening, so new connections are refused, then listen
 on the same port. To the processes that is exactly a server that went away and came back.
 """
 
+import contextlib
 import socket
 import struct
 import threading
@@ -70,16 +71,20 @@ class DatabaseProxy:
         with self._lock:
             self._pairs.discard(pair)
         for sock in pair:
-            try:
-                # SO_LINGER 0: a reset, as when a server dies, not a polite FIN.
+            # SHUT_RD first: close() alone does not wake the other thread blocked in recv()
+            # on this socket, which would keep the connection open. Then SO_LINGER 0: a
+            # reset, as when a server dies, not a polite FIN.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
-            except OSError:
-                pass
 
     def _stop_listening(self) -> int:
         self._accepting.clear()
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # shutdown wakes accept(); close() would not
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -194,6 +194,10 @@ def run_chaos(options: ChaosOptions) -> dict[str, Any]:
             except BaseException:
                 system.dump_logs()
                 raise
+            finally:
+                # The checker's own connections go before the private schema is dropped,
+                # or a failed run waits forever on its open transaction.
+                system.dispose_engines()
 
 
 def _run(system: ChaosSystem, options: ChaosOptions) -> dict[str, Any]:
@@ -233,7 +237,6 @@ def _run(system: ChaosSystem, options: ChaosOptions) -> dict[str, Any]:
         checks.processes_survived(storm.casualties),
     ]
     phases = phase_report(storm.timeline.phases[:-1], traffic.sent, reads.answers, db)
-    storm.engine.dispose()
     return {
         "database": "postgresql" if system.proxy is not None else "sqlite",
         "options": vars(options),

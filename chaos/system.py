@@ -47,6 +47,7 @@ class ChaosSystem(System):
         super().__init__(workdir, database_url=database_url, env=dict(CHAOS_ENV), **kwargs)
         self._workers = 0
         self.worker_name = "worker"
+        self._engines: list[Engine] = []
 
     def stop(self) -> None:
         super().stop()
@@ -134,7 +135,13 @@ class ChaosSystem(System):
         self.redis.start()
 
     def engine(self) -> Engine:
-        return make_engine(self.direct_database_url)
+        engine = make_engine(self.direct_database_url)
+        self._engines.append(engine)
+        return engine
+
+    def dispose_engines(self) -> None:
+        for engine in self._engines:
+            engine.dispose()
 
     def lock_database(self, seconds: float) -> str:
         """Make the database unavailable for `seconds`; returns how."""
