@@ -89,7 +89,9 @@ def test_a_price_has_at_most_two_decimal_places(price: Any) -> None:
     }
 
 
-@pytest.mark.parametrize("price", ["0", "0.00", "-1", "100000.01", 0, -5, 100000.01])
+@pytest.mark.parametrize(
+    "price", ["0", "0.00", "-1", "100000.01", 0, -5, 100000.01, 1.1e308, 10**400, 0.001]
+)
 def test_a_price_is_above_zero_and_at_most_100000(price: Any) -> None:
     assert problems(PlaceOrderSchema(), with_line(unit_price=price)) == {
         "lines.1.unit_price": [Price.MESSAGE]

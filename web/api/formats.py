@@ -74,13 +74,15 @@ def price_from_text(text: str) -> Decimal | None:
 def price_from_number(number: float | int) -> Decimal | None:
     """The price in cents a JSON number stands for, or None if it is not a whole number
     of cents (beyond a few units in the last place of a double) or out of range."""
-    if isinstance(number, bool) or not math.isfinite(number):
+    # The range first: it also turns away NaN, infinities and numbers whose cents would
+    # overflow a float (1e308 * 100), before any arithmetic.
+    if isinstance(number, bool) or not 0 < number <= MAX_UNIT_PRICE:
         return None
     cents = round(number * 100)
     if abs(cents / 100 - number) > 4 * math.ulp(number):
         return None
     price = Decimal(cents) / 100
-    return price if Decimal(0) < price <= MAX_UNIT_PRICE else None
+    return price if price > 0 else None
 
 
 def canonical_uuid(raw: str) -> str | None:
