@@ -98,7 +98,9 @@ def test_a_price_is_above_zero_and_at_most_100000(price: Any) -> None:
     }
 
 
-@pytest.mark.parametrize("price", [" 12.50", "1e2", "+1", "1.", ".5", "012", "1,50", "", True])
+@pytest.mark.parametrize(
+    "price", [" 12.50", "12.50\n", "1e2", "+1", "1.", ".5", "012", "1,50", "\u0661", "", True]
+)
 def test_a_price_as_text_is_a_plain_decimal(price: Any) -> None:
     # What /openapi.json's pattern says, no more: no exponent, sign, spaces or padding.
     assert problems(PlaceOrderSchema(), with_line(unit_price=price)) == {

@@ -11,8 +11,9 @@ one place, so the two are the same rule rather than two descriptions of it.
   JSON number is a double: `0.1 * 3` arrives as 0.30000000000000004, which is 0.30).
 - Ids: UUIDs in their canonical, hyphenated form (any case), as JSON Schema's `uuid` format.
 
-Patterns are matched with `re.search`, as Python's JSON Schema validators do (so `$` also
-matches before one final newline: harmless, a newline is whitespace and trimmed).
+The server matches whole strings (`fullmatch`), as validators whose `$` means the end of
+the text do (Rust's, which schemathesis uses; Python's `re.search` would also let `$`
+match before one final newline).
 """
 
 import functools
@@ -55,20 +56,28 @@ def _class_body(belongs: Callable[[str], bool]) -> str:
 
 
 @functools.cache
+def _character_classes() -> tuple[str, str]:
+    """Whitespace, and the forbidden characters: one pass each over Unicode, once."""
+    return (
+        _class_body(str.isspace),
+        _class_body(lambda char: unicodedata.category(char) in FORBIDDEN_CATEGORIES),
+    )
+
+
+@functools.cache
 def text_pattern(longest: int) -> str:
     """Whitespace, then 1 to `longest` allowed characters that begin and end with a
     non-space, then whitespace: exactly what survives `str.strip()` and the checks.
     Whitespace is Python's (`str.isspace`, what `strip` removes), spelled out, because
     `\\s` means something slightly different in each regex dialect. Unpaired surrogates
     (refused too) are left out: no UTF-8 text, and no regex engine in Rust, holds one."""
-    space = _class_body(str.isspace)
-    bad = _class_body(lambda char: unicodedata.category(char) in FORBIDDEN_CATEGORIES)
+    space, bad = _character_classes()
     edge = f"[^{space}{bad}]"
     return f"^[{space}]*{edge}(?:[^{bad}]{{0,{longest - 2}}}{edge})?[{space}]*$"
 
 
 def price_from_text(text: str) -> Decimal | None:
-    return Decimal(text.strip()) if PRICE_TEXT.search(text) else None
+    return Decimal(text) if PRICE_TEXT.fullmatch(text) else None
 
 
 def price_from_number(number: float | int) -> Decimal | None:
