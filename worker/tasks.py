@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Callable
 
-from celery import Celery
+from celery import Celery, Task
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -33,14 +33,14 @@ def register_tasks(app: Celery, services: Callable[[], Orderwire]) -> None:
 
 
 def _register_command(app: Celery, command: str, services: Callable[[], Orderwire]) -> None:
-    def run_command(command_id: str) -> str:
-        return str(services().execute(command_id).status)
+    def run_command(task: Task, command_id: str) -> str:
+        return str(services().execute(command_id, request_id=task.request.id).status)
 
     run_command.__name__ = command
     # The task id is the request id (the client's key, unique per session); the argument is
     # the command id that the command log knows it by (orderwire.db.command_log.command_id).
     run_command.__doc__ = f"Carry out one accepted {command} command, by its command id."
-    app.task(name=command_task_name(command))(run_command)
+    app.task(name=command_task_name(command), bind=True)(run_command)
 
 
 def _register_subscriber(
