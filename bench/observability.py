@@ -43,7 +43,8 @@ def seed(engine: Engine, rows: int) -> None:
         size = min(BATCH, rows - start)
         with engine.begin() as connection:
             connection.execute(insert(commands), [
-                {"request_id": str(uuid.uuid4()), "command": names[i % 4], "payload": {},
+                {"command_id": str(uuid.uuid4()), "request_id": str(uuid.uuid4()),
+                 "command": names[i % 4], "payload": {},
                  "fingerprint": "-", "session_id": None, "order_id": None,
                  "status": "succeeded", "attempts": 1, "accepted_at": now, "finished_at": now,
                  "touched_at": now}

@@ -15,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=defaults.rate, help="commands/s")
     parser.add_argument("--sessions", type=int, default=defaults.sessions)
     parser.add_argument("--worker-kills", type=int, default=defaults.worker_kills)
+    parser.add_argument("--main-kills", type=int, default=defaults.main_kills,
+                        help="Celery main process killed alone")
+    parser.add_argument("--web-kills", type=int, default=defaults.web_kills,
+                        help="gunicorn worker killed mid-request")
     parser.add_argument("--redis-restarts", type=int, default=defaults.redis_restarts)
     parser.add_argument("--redis-down", type=float, default=defaults.redis_down)
     parser.add_argument("--db-outage", type=float, default=defaults.db_outage)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from chaos.observers import EventTap, LiveListener
-from chaos.traffic import Sent
+from chaos.traffic import Answer, Sent
 from orderwire.db.tables import commands, events, orders
 
 ORDER_EVENT = {"PlaceOrder": "OrderPlaced", "PayOrder": "OrderPaid",
@@ -95,17 +95,7 @@ def exactly_once(db: dict[str, Any]) -> Check:
         seen = sorted(versions[order_id])
         if seen != list(range(1, row["version"] + 1)):
             problems.append(f"order {order_id}: versions {seen}, order at {row['version']}")
-    by_request: dict[str, Counter] = defaultdict(Counter)
-    for event in db["events"]:
-        by_request[event["request_id"]][event["type"]] += 1
-    for row in db["commands"]:
-        got = by_request.get(row["request_id"], Counter())
-        if row["status"] == "succeeded":
-            wanted = Counter({ORDER_EVENT[row["command"]]: 1, "NotificationCreated": 1})
-        else:
-            wanted = Counter({VERDICT[row["status"]]: 1}) if row["status"] in VERDICT else got
-        if got != wanted:
-            problems.append(f"{row['command']} {row['request_id']} ({row['status']}): {dict(got)}")
+    problems += wrong_effects(db).values()
     succeeded_places = sum(1 for row in db["commands"]
                            if row["command"] == "PlaceOrder" and row["status"] == "succeeded")
     if succeeded_places != len(order_rows):
@@ -114,6 +104,47 @@ def exactly_once(db: dict[str, Any]) -> Check:
               f"{len(db['commands'])} commands checked")
     return Check("each command took effect exactly once", not problems,
                  detail + ("; " + "; ".join(problems[:4]) if problems else ""))
+
+
+def wrong_effects(db: dict[str, Any]) -> dict[str, str]:
+    """Per request id, what is wrong with the events its command left: none twice, none
+    missing (succeeded: its domain event and one notification; refused: one verdict)."""
+    by_request: dict[str, Counter] = defaultdict(Counter)
+    for event in db["events"]:
+        by_request[event["request_id"]][event["type"]] += 1
+    wrong = {}
+    for row in db["commands"]:
+        got = by_request.get(row["request_id"], Counter())
+        if row["status"] == "succeeded":
+            wanted = Counter({ORDER_EVENT[row["command"]]: 1, "NotificationCreated": 1})
+        else:
+            wanted = Counter({VERDICT[row["status"]]: 1}) if row["status"] in VERDICT else got
+        if got != wanted:
+            wrong[row["request_id"]] = (
+                f"{row['command']} {row['request_id']} ({row['status']}): {dict(got)}"
+            )
+    return wrong
+
+
+def no_server_errors(answers: list[Answer]) -> Check:
+    """A dependency that is away is a 503 with Retry-After; anything else 5xx is a bug."""
+    unavailable = [a for a in answers if a.status == 503 and a.retry_after]
+    wrong = Counter(str(a.status) + ("" if a.retry_after else " without Retry-After")
+                    for a in answers
+                    if isinstance(a.status, int) and a.status >= 500 and a not in unavailable)
+    detail = (f"{len(answers)} answers to commands and reads: {len(unavailable)} were 503 with "
+              f"Retry-After, {sum(1 for a in answers if a.status == 'error')} connection errors")
+    if wrong:
+        detail += "; other 5xx: " + ", ".join(f"{k} x{n}" for k, n in sorted(wrong.items()))
+    return Check("no 5xx but 503 with Retry-After", not wrong, detail)
+
+
+def processes_survived(casualties: list[str]) -> Check:
+    """Processes must survive what the storm does to *other* processes; a death of one
+    that was not itself killed is reported here (and it is restarted, as a supervisor
+    would, so the rest of the run still measures something)."""
+    return Check("no process died that was not killed", not casualties,
+                 "; ".join(casualties) if casualties else "every unkilled process lived")
 
 
 def every_event_published(db: dict[str, Any], tap: EventTap) -> Check:

@@ -2,6 +2,8 @@
 
 The sweeper runs on short clocks here (accepted after 2 s, running after 5 s) so
 that commands lost with a killed worker or a restarted Redis come back quickly.
+On PostgreSQL the processes reach the database through a loopback proxy
+(chaos/db_proxy.py), so an outage can take it away from them alone.
 """
 
 import os
@@ -16,6 +18,7 @@ import psutil
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from chaos.db_proxy import DatabaseProxy
 from orderwire.db.engine import make_engine
 from tests import databases
 from tests.harness import BIN, System
@@ -33,16 +36,56 @@ APPLICATION_NAME = "orderwire-chaos"
 
 class ChaosSystem(System):
     def __init__(self, workdir: Path, database_url: str, **kwargs: object) -> None:
+        self.direct_database_url = database_url  # what the checks read, never cut off
+        self.proxy: DatabaseProxy | None = None
+        if database_url.startswith("postgresql"):
+            url = make_url(database_url)
+            self.proxy = DatabaseProxy(url.host or "127.0.0.1", url.port or 5432).start()
+            database_url = url.set(host="127.0.0.1", port=self.proxy.port).render_as_string(
+                hide_password=False
+            )
         super().__init__(workdir, database_url=database_url, env=dict(CHAOS_ENV), **kwargs)
         self.redis.appendonly = True  # so that a restart can come back from the AOF
         self._workers = 0
         self.worker_name = "worker"
+        self._engines: list[Engine] = []
+
+    def stop(self) -> None:
+        super().stop()
+        if self.proxy is not None:
+            self.proxy.stop()
 
     # --- workers -----------------------------------------------------------------------
 
     def kill_worker(self) -> None:
         """SIGKILL the worker's whole process group: main process and pool children."""
         self.stop_process(self.worker_name, signal.SIGKILL)
+
+    def kill_worker_main(self) -> int:
+        """SIGKILL the worker's main process only; its pool processes die with it
+        (PDEATHSIG). Returns its pid."""
+        process = self.processes.pop(self.worker_name)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(20)
+        return process.pid
+
+    def worker_exit(self) -> tuple[int, str] | None:
+        """(exit code, the log's last error line) if the current worker has died, else None."""
+        process = self.processes.get(self.worker_name)
+        if process is None or process.poll() is None:
+            return None
+        lines = (self.logs / f"{self.worker_name}.log").read_text(errors="replace").splitlines()
+        errors = [line for line in lines if "Error" in line or "Traceback" in line]
+        self.processes.pop(self.worker_name)
+        return process.returncode, (errors[-1][-300:] if errors else "(nothing in its log)")
+
+    def kill_web_worker(self) -> int | None:
+        """SIGKILL one gunicorn worker (the master starts another). Returns its pid."""
+        children = psutil.Process(self.processes["web"].pid).children()
+        if not children:
+            return None
+        children[0].send_signal(signal.SIGKILL)
+        return children[0].pid
 
     def kill_worker_child(self) -> int | None:
         """SIGKILL one pool process; Celery's main process replaces it. Returns its pid."""
@@ -101,13 +144,26 @@ class ChaosSystem(System):
                 if process.poll() is None}
 
     def engine(self) -> Engine:
-        return make_engine(self.database_url)
+        engine = make_engine(self.direct_database_url)
+        self._engines.append(engine)
+        return engine
+
+    def dispose_engines(self) -> None:
+        for engine in self._engines:
+            engine.dispose()
 
     def lock_database(self, seconds: float) -> str:
         """Make the database unavailable for `seconds`; returns how."""
-        if self.database_url.startswith("sqlite"):
-            return _lock_sqlite(make_url(self.database_url).database or "", seconds)
-        return _lock_postgres(self.database_url, seconds)
+        if self.direct_database_url.startswith("sqlite"):
+            return _lock_sqlite(make_url(self.direct_database_url).database or "", seconds)
+        return _lock_postgres(self.direct_database_url, seconds)
+
+    def database_outage(self, seconds: float) -> str:
+        """PostgreSQL gone for `seconds`, as a crashed or unreachable server: connections
+        reset, new ones refused (the proxy). SQLite has no server to lose: locked instead."""
+        if self.proxy is None:
+            return self.lock_database(seconds)
+        return self.proxy.outage(seconds)
 
 
 def _lock_sqlite(path: str, seconds: float) -> str:

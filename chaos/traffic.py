@@ -34,12 +34,31 @@ class Browser:
 
 
 @dataclass
+class Answer:
+    """One try of one request: when it was sent and answered, and how (a status code, or
+    "error" when the connection failed), and whether a 503 said when to come back."""
+
+    started: float
+    ended: float
+    status: int | str
+    retry_after: bool = False
+
+
+@dataclass
 class Sent:
     key: str
     path: str
     browser: int
     status: int | None = None  # the final answer: 202, a 4xx, or None (never answered)
     tries: int = 0
+    answers: list[Answer] = field(default_factory=list)
+
+
+def _answer(started: float, response: requests.Response | None) -> Answer:
+    if response is None:
+        return Answer(started, time.time(), "error")
+    return Answer(started, time.time(), response.status_code,
+                  "Retry-After" in response.headers)
 
 
 class CommandStream:
@@ -54,6 +73,7 @@ class CommandStream:
         self._pool = ThreadPoolExecutor(senders, thread_name_prefix="chaos-send")
         self._thread = threading.Thread(target=self._schedule, name="chaos-traffic", daemon=True)
         self._lock = threading.Lock()
+        self.in_flight = 0  # requests sent and not yet answered, right now
 
     def start(self) -> "CommandStream":
         self._thread.start()
@@ -96,10 +116,19 @@ class CommandStream:
         deadline = time.monotonic() + GIVE_UP_AFTER
         while time.monotonic() < deadline:
             sent.tries += 1
+            started = time.time()
+            with self._lock:
+                self.in_flight += 1
             try:
                 answer = requests.post(f"{self.base_url}{path}", data=json.dumps(body),
                                        headers=headers, timeout=15)
             except requests.RequestException:
+                answer = None
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+            sent.answers.append(_answer(started, answer))
+            if answer is None:
                 time.sleep(0.5)
                 continue
             if answer.status_code >= 500:
@@ -111,6 +140,49 @@ class CommandStream:
     @property
     def accepted(self) -> list[Sent]:
         return [sent for sent in self.sent if sent.status == 202]
+
+
+class ReadStream:
+    """Reads while the commands flow, as open pages do: each browser's order list, the
+    status of one of its recent commands, and the page itself, in turn. Every answer is
+    kept (a read is not retried: what matters is how each was answered)."""
+
+    def __init__(self, base_url: str, browsers: list[Browser], commands: CommandStream,
+                 rate: float) -> None:
+        self.base_url = base_url
+        self.browsers = browsers
+        self.commands = commands
+        self.rate = rate
+        self.answers: list[tuple[str, Answer]] = []  # (what was read, how it was answered)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos-reads", daemon=True)
+
+    def start(self) -> "ReadStream":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        turn = 0
+        while not self._stop.wait(1 / self.rate):
+            browser = self.browsers[turn % len(self.browsers)]
+            index = turn % len(self.browsers)
+            recent = [sent.key for sent in self.commands.sent[-50:] if sent.browser == index]
+            reads = [("orders", "/api/orders"), ("page", "/")]
+            if recent:
+                reads.append(("command", f"/api/commands/{recent[-1]}"))
+            what, path = reads[turn % len(reads)]
+            turn += 1
+            started = time.time()
+            try:
+                response = requests.get(f"{self.base_url}{path}", timeout=15,
+                                        headers={"Cookie": browser.cookie})
+            except requests.RequestException:
+                response = None
+            self.answers.append((what, _answer(started, response)))
 
 
 def new_browser(base_url: str, secret_key: str) -> Browser:

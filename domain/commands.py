@@ -20,13 +20,16 @@ MAX_PRODUCT = 100
 MAX_REASON = 200
 
 
-CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Unassigned code points (Cn) are allowed: they are tomorrow's characters (an emoji newer
+# than this Python's Unicode tables is "unassigned" here), and harmless until then.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 
 def has_control_characters(text: str) -> bool:
-    """Control and format characters, and the Unicode line and paragraph separators
-    (U+2028, U+2029), which break lines in logs and JSON-in-JavaScript alike."""
-    return any(unicodedata.category(char) in CONTROL_CATEGORIES for char in text)
+    """Control and format characters (bidi overrides, zero-width ones), surrogates,
+    private-use characters, and the Unicode line and paragraph separators (U+2028, U+2029),
+    which break lines in logs and JSON-in-JavaScript alike."""
+    return any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in text)
 
 
 def _require_text(name: str, value: object, longest: int) -> str:

@@ -16,11 +16,19 @@ from domain.order import Order
 from domain.ports import CommandContext, UnitOfWork
 
 
-def _load(uow: UnitOfWork, order_id: str) -> Order:
+def _load(uow: UnitOfWork, order_id: str, context: CommandContext) -> Order:
+    """The order, if the command's session may act on it. Another session's order is "not
+    found", exactly as one that does not exist (the web checks this too; this holds even
+    for a command that reached the log another way)."""
     order = uow.orders.get(order_id)
-    if order is None:
+    if order is None or not _owned_by(order, context):
         raise OrderNotFound(f"there is no order {order_id}")
     return order
+
+
+def _owned_by(order: Order, context: CommandContext) -> bool:
+    # Without a session on either side (an operator's or a test's command) nothing to check.
+    return order.owner_session is None or context.session_id in (None, order.owner_session)
 
 
 def _outcome(order: Order) -> dict[str, Any]:
@@ -38,19 +46,19 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, context: CommandContext) -
 
 
 def pay_order(command: PayOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
-    order = _load(uow, command.order_id)
+    order = _load(uow, command.order_id, context)
     order.pay()
     return _outcome(order)
 
 
 def ship_order(command: ShipOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
-    order = _load(uow, command.order_id)
+    order = _load(uow, command.order_id, context)
     order.ship()
     return _outcome(order)
 
 
 def cancel_order(command: CancelOrder, uow: UnitOfWork, context: CommandContext) -> dict[str, Any]:
-    order = _load(uow, command.order_id)
+    order = _load(uow, command.order_id, context)
     order.cancel(command.reason)
     return _outcome(order)
 

@@ -53,9 +53,10 @@ class Orderwire:
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
     delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
 
-    def execute(self, request_id: str) -> Outcome:
-        """Run one accepted command through the pipeline (what a worker task does)."""
-        return self.pipeline(Execution(request_id))
+    def execute(self, command_id: str, *, request_id: str | None = None) -> Outcome:
+        """Run one accepted command through the pipeline (what a worker task does, giving
+        its task id, the request id, so that its first log line names it already)."""
+        return self.pipeline(Execution(command_id, delivered_as=request_id))
 
 
 def bootstrap(

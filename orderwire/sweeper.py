@@ -18,7 +18,7 @@ from orderwire.db.engine import is_postgres, utcnow
 
 log = logging.getLogger("orderwire.sweeper")
 
-Enqueue = Callable[[str, str], None]  # (command name, request id)
+Enqueue = Callable[[str, str, str], None]  # (command name, request id, command id)
 
 
 class CommandSweeper:
@@ -53,11 +53,11 @@ class CommandSweeper:
                 limit=self.batch_size,
                 skip_locked=is_postgres(self.engine),
             )
-            command_log.touch(connection, [request_id for request_id, _ in stale])
+            command_log.touch(connection, [command_id for command_id, _, _ in stale])
         requeued = 0
-        for request_id, command in stale:
+        for command_id, request_id, command in stale:
             try:
-                self.enqueue(command, request_id)
+                self.enqueue(command, request_id, command_id)
             except Exception:
                 log.warning("re-enqueue failed", exc_info=True, extra={"request_id": request_id})
                 break

@@ -74,8 +74,10 @@ class CommandQueue:
         self.celery = celery
         self.outage = RedisOutage("command queue", log)
 
-    def enqueue_command(self, command: str, request_id: str) -> None:
-        self._send(command_task_name(command), args=[request_id], task_id=request_id)
+    def enqueue_command(self, command: str, request_id: str, command_id: str) -> None:
+        """The task id is the request id, as the contract says; the argument is the command
+        id, because a request id is unique only within its session."""
+        self._send(command_task_name(command), args=[command_id], task_id=request_id)
 
     def enqueue_subscriber(self, subscriber: str, event_id: str) -> None:
         self._send(

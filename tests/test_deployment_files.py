@@ -127,7 +127,7 @@ def test_health_checks_probe_what_they_should(services):
     assert "orderwire worker-alive" in check("worker") and "worker@$$HOSTNAME" in check("worker")
     assert "relay" in check("relay")
     assert "FLOWER_BASIC_AUTH" in check("flower") and "Authorization" in check("flower")
-    assert "redis-cli ping" in check("redis")
+    assert "redis-cli ping" in check("redis") and "REDISCLI_AUTH" in check("redis")
     assert "pg_isready" in check("postgres")
 
 
@@ -161,14 +161,18 @@ def test_no_secret_is_written_in_the_compose_file(compose):
             _, has_password, password = userinfo.partition(":")
             if has_password:
                 assert re.fullmatch(r"<\w+>", password), f"{path} has a literal password"
-    assert {"SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"} <= set(checked)
+    assert {"SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_BASIC_AUTH"} <= set(
+        checked
+    )
 
 
 def test_every_orderwire_process_gets_the_one_production_configuration(compose, services):
     shared = compose["x-orderwire-env"]
     assert shared["ORDERWIRE_ENV"] == "production"
     assert "@postgres:5432/" in shared["DATABASE_URL"]
-    assert shared["REDIS_URL"].startswith("redis://redis:6379/")
+    # Redis asks for a password (a required variable, never a default).
+    assert shared["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+    assert shared["REDIS_URL"].endswith("@redis:6379/0")
     for name in [*procfile(), "migrate"]:
         env = environment(services[name])
         assert {key: env[key] for key in shared} == shared, name
@@ -179,6 +183,7 @@ def test_the_configuration_is_one_that_orderwire_accepts(compose, services):
     secrets = {
         "SECRET_KEY": "k" * 48,
         "POSTGRES_PASSWORD": "pw",
+        "REDIS_PASSWORD": "redis-pw",
         "FLOWER_BASIC_AUTH": "admin:pw",
     }
     for name in [*procfile(), "migrate"]:
@@ -187,6 +192,7 @@ def test_the_configuration_is_one_that_orderwire_accepts(compose, services):
         }
         settings = Settings.from_env(env)
         assert settings.production and settings.database_url.startswith("postgresql+psycopg://")
+        assert settings.redis_url == "redis://:redis-pw@redis:6379/0"
     with pytest.raises(LookupError, match="SECRET_KEY"):
         interpolate(compose["x-orderwire-env"]["SECRET_KEY"], {})
 
@@ -196,6 +202,14 @@ def test_redis_keeps_what_it_was_given(services):
     command = command if isinstance(command, str) else " ".join(command)
     assert re.search(r"--appendonly\s+yes\b", command)
     assert re.search(r"--maxmemory-policy\s+noeviction\b", command)
+
+
+def test_redis_asks_for_the_password_the_processes_are_given(services, compose):
+    command = services["redis"]["command"]
+    assert command.startswith("redis-server ")  # the image's entrypoint then drops root
+    assert re.search(r"--requirepass \$\{REDIS_PASSWORD:\?", command)
+    assert services["redis"]["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert "${REDIS_PASSWORD:?" in compose["x-orderwire-env"]["REDIS_URL"]
 
 
 def test_published_ports_listen_on_localhost_only(services):

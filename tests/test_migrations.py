@@ -24,6 +24,7 @@ from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from orderwire.db import command_log
 from orderwire.db.tables import events, metadata
 from orderwire.migrate import alembic_config, downgrade, upgrade
 
@@ -200,4 +201,33 @@ def test_processes_that_migrate_at_the_same_time_all_succeed(database_url):
     outputs = [process.communicate(timeout=60)[0] for process in processes]
 
     assert [process.returncode for process in processes] == [0] * 4, "\n".join(outputs)
+    assert schema_differences(database_url) == []
+
+
+def test_commands_recorded_before_keys_were_per_session_keep_working(database_url):
+    # 0003_i12 moved the command log's key from the request id to the command id derived
+    # from (session, request id): a row written under 0002 must get exactly that id.
+    upgrade(database_url, "0002")
+    now = datetime.now(UTC)
+    old = {
+        "request_id": f"old-{uuid.uuid4()}", "command": "PlaceOrder", "payload": "{}",
+        "fingerprint": "f" * 64, "session_id": "s-1", "order_id": None, "status": "accepted",
+        "attempts": 0, "accepted_at": now, "touched_at": now,
+    }
+    without_session = {**old, "request_id": f"old-{uuid.uuid4()}", "session_id": None}
+    columns = ", ".join(old)
+    values = ", ".join(f":{name}" for name in old)
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            for row in (old, without_session):
+                connection.execute(text(f"INSERT INTO commands ({columns}) VALUES ({values})"),
+                                   row)
+        upgrade(database_url)
+        with engine.connect() as connection:
+            for row in (old, without_session):
+                derived = command_log.command_id(row["session_id"], row["request_id"])
+                assert command_log.get(connection, derived)["request_id"] == row["request_id"]
+    finally:
+        engine.dispose()
     assert schema_differences(database_url) == []

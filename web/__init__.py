@@ -43,11 +43,13 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     from web.api import commands, queries
     from web.api.errors import register_error_handlers
     from web.api_docs import bp as api_docs_bp
+    from web.body_limit import ChunkedBodyLimit
     from web.live.hub import LiveHub
     from web.live.stream import bp as live_bp
     from web.live.stream import sock
     from web.openapi import bp as openapi_bp
     from web.ops import bp as ops_bp
+    from web.outages import register_outage_handlers
     from web.pages import bp as pages_bp
     from web.rate_limit import init_rate_limit
     from web.site import bp as site_bp
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
                       site_bp, api_docs_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    register_outage_handlers(app)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
 
     @app.before_request
     def _fresh_request_id() -> None:

@@ -13,7 +13,17 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import Schema, fields
 
-from web.api.schemas import CancelOrderSchema, EmptySchema, PlaceOrderSchema
+from domain.commands import MAX_UNIT_PRICE
+from web.api.formats import PRICE_TEXT, text_pattern
+from web.api.queries import MAX_PAGE, MAX_PER_PAGE
+from web.api.schemas import (
+    CancelOrderSchema,
+    CanonicalUUID,
+    EmptySchema,
+    PlaceOrderSchema,
+    Price,
+    TrimmedText,
+)
 
 bp = Blueprint("openapi", __name__)
 
@@ -125,12 +135,37 @@ class ReadinessSchema(Schema):
     workers_consuming = fields.List(fields.Nested(ConsumingWorkerSchema), required=True)
 
 
-def _price_is_text_or_number(converter: Any, field: fields.Field, ret: dict, **_: Any) -> dict:
-    # marshmallow's Decimal maps to "number"; the contract takes "12.50" or 12.5 alike.
-    if isinstance(field, fields.Decimal):
+def _exact_formats(converter: Any, field: fields.Field, ret: dict, **_: Any) -> dict:
+    """What marshmallow's own mapping cannot say, stated as the server checks it
+    (web/api/formats.py): trimmed text, prices as text or number, canonical UUIDs."""
+    if isinstance(field, Price):
         ret.pop("type", None)
-        ret.pop("format", None)
-        return {"oneOf": [{"type": "string", "maxLength": 32}, {"type": "number"}]}
+        return {
+            "description": (
+                f"above 0 and at most {MAX_UNIT_PRICE} with at most 2 decimal places, as a "
+                'decimal string like "12.50" or a number'
+            ),
+            "oneOf": [
+                {"type": "string", "pattern": PRICE_TEXT.pattern},
+                # A JSON number is a double: JSON Schema's multipleOf 0.01 is checked in binary
+                # floating point, as the server checks a number (whole cents up to rounding).
+                {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                 "maximum": float(MAX_UNIT_PRICE), "multipleOf": 0.01},
+            ],
+        }
+    if isinstance(field, TrimmedText):
+        longest = field.longest
+        # The length counts after trimming, so the raw string has no maxLength: the pattern
+        # says it (surrounding whitespace, then 1 to `longest` allowed characters).
+        ret.pop("minLength", None)
+        ret.pop("maxLength", None)
+        return {
+            "pattern": text_pattern(longest),
+            "description": f"1 to {longest} characters once surrounding whitespace is trimmed; "
+            "no control, format, surrogate, private-use or line/paragraph separator characters",
+        }
+    if isinstance(field, CanonicalUUID):
+        return {"format": "uuid"}
     return {}
 
 
@@ -155,6 +190,8 @@ def _json(schema: str, description: str, headers: dict[str, Any] | None = None) 
 
 
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}}
+UNAVAILABLE = _error("unavailable: the database (or, for what needs it, Redis) cannot be "
+                     "reached; nothing was changed", RETRY_AFTER)
 ACCEPTED_HEADERS = {
     "Location": {"schema": {"type": "string"}, "description": "the command's status URL"},
     "Idempotent-Replayed": {
@@ -167,12 +204,13 @@ KEY_HEADERS = [
         "in": "header",
         "name": name,
         "required": False,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        "schema": REQUEST_ID,
         "description": "the command's request id (1-128 of A-Z a-z 0-9 . _ : -)",
     }
     for name in ("Idempotency-Key", "X-Request-Id")
 ]
-ORDER_ID = {"in": "path", "name": "order_id", "required": True, "schema": {"type": "string"}}
+ORDER_ID = {"in": "path", "name": "order_id", "required": True,
+            "schema": {"type": "string", "format": "uuid"}}
 
 
 def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str, Any]:
@@ -188,7 +226,7 @@ def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str
             "415": _error("unsupported_media_type: the body is not application/json"),
             "422": _error("validation_failed, with `fields`"),
             "429": _error("rate_limited: too many commands from this client", RETRY_AFTER),
-            "503": _error("unavailable: the command could not be stored", RETRY_AFTER),
+            "503": UNAVAILABLE,
         },
     }
     if body is not None:
@@ -200,7 +238,17 @@ def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str
 
 
 def _not_found(what: str) -> dict[str, Any]:
-    return _error(f"not_found: no such {what}")
+    return _error(f"not_found: no such {what} in this session")
+
+
+def _with_outages(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that reads the database may answer 503 (web/outages.py)."""
+    for path, item in document["paths"].items():
+        if path in ("/healthz", "/metrics", "/openapi.json", "/readyz"):
+            continue
+        for operation in item.values():
+            operation["responses"].setdefault("503", UNAVAILABLE)
+    return document
 
 
 def build_spec() -> dict[str, Any]:
@@ -212,7 +260,7 @@ def build_spec() -> dict[str, Any]:
         plugins=[plugin],
         info={"description": "Commands in (202 Accepted), queries out. See CONTRACT.md."},
     )
-    plugin.converter.add_attribute_function(_price_is_text_or_number)
+    plugin.converter.add_attribute_function(_exact_formats)
     for name, schema in (
         ("PlaceOrder", PlaceOrderSchema),
         ("CancelOrder", CancelOrderSchema),
@@ -239,11 +287,12 @@ def build_spec() -> dict[str, Any]:
             "get": {
                 "summary": "the orders of the caller's session, newest first",
                 "parameters": [
-                    {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1}},
+                    {"in": "query", "name": "page",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
                     {
                         "in": "query",
                         "name": "per_page",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
                     },
                 ],
                 "responses": {
@@ -260,6 +309,8 @@ def build_spec() -> dict[str, Any]:
     ):
         operation = _command(summary, body, body_required=required)
         operation["parameters"] = [ORDER_ID, *operation["parameters"]]
+        # An order this session neither owns nor is placing, exactly as one that does not exist.
+        operation["responses"]["404"] = _not_found("order")
         spec.path(path=f"/api/orders/{{order_id}}/{action}", operations={"post": operation})
     spec.path(
         path="/api/commands/{request_id}",
@@ -268,7 +319,7 @@ def build_spec() -> dict[str, Any]:
                 "summary": "a command's status",
                 "parameters": [
                     {"in": "path", "name": "request_id", "required": True,
-                     "schema": {"type": "string"}},
+                     "schema": REQUEST_ID},
                 ],
                 "responses": {
                     "200": _json("CommandStatus", "the command"),
@@ -358,7 +409,7 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
-    return spec.to_dict()
+    return _with_outages(spec.to_dict())
 
 
 @bp.get("/openapi.json")

@@ -29,6 +29,8 @@ from web.api.commands import (
 )
 from web.api.errors import ApiError
 from web.api.intake import accept, fingerprint, reader, valid_request_id
+from web.api.queries import parse_order_id
+from web.live.handshake import allowed_origin
 from web.live.history import SessionHistory
 from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
@@ -38,6 +40,17 @@ log = logging.getLogger("orderwire.web")
 bp = Blueprint("pages", __name__)
 # The forms take commands too: their POSTs count against the same rate limit.
 bp.before_request(enforce_rate_limit)
+
+
+@bp.before_request
+def _same_origin_forms() -> None:
+    """A form POST from a foreign Origin is refused (403) even with a valid CSRF token: the
+    token is the first defence (checked before this), the Origin a second that needs no
+    state. The rule is the websocket's (web/live/handshake.py): the site's own origin or one in
+    ALLOWED_ORIGINS; no Origin at all is a non-browser client, which the token still checks."""
+    if request.method == "POST" and not allowed_origin(request.headers.get("Origin")):
+        log.info("form from a foreign origin refused", extra={"event": "form.foreign_origin"})
+        abort(403)
 
 # What a customer may ask of an order in each status (static/js/orders.js has the same table).
 ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
@@ -120,7 +133,9 @@ def _index(
             order["order_id"]: read_models.order_events(connection, order["order_id"])
             for order in orders[:TIMELINES_ON_INDEX]
         }
-        refusals = read_models.refusals(connection, [order["order_id"] for order in orders])
+        refusals = read_models.refusals(
+            connection, session_id(), [order["order_id"] for order in orders]
+        )
     return (
         render_template(
             "index.html",
@@ -168,19 +183,22 @@ def place_order_form() -> Any:
 
 def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] | None = None,
                 reason: str = "") -> tuple[str, int]:
-    if not _is_uuid(order_id):
-        abort(404)
     last_event_id = _newest_event_id()
+    parsed = parse_order_id(order_id)
+    if parsed is None:
+        abort(404)
     with reader().connect() as connection:
-        order = read_models.order(connection, order_id)
-        timeline = read_models.order_events(connection, order_id) if order else []
-        refusal = read_models.refusals(connection, [order_id]).get(order_id)
-        placing = None if order else read_models.placing(connection, order_id, session_id())
+        order = read_models.order(connection, parsed, session_id())
+        timeline = read_models.order_events(connection, parsed) if order else []
+        refusal = read_models.refusals(connection, session_id(), [parsed]).get(parsed)
+        # Another session's order is a 404, as one that does not exist; this session's
+        # order still being placed is shown as such (202), or why its placing failed.
+        placing = None if order else read_models.placing(connection, parsed, session_id())
     if order is None and placing is None:
-        abort(404)  # nobody is placing it either: "being placed…" would wait forever
+        abort(404)  # not ours, and nobody here is placing it: "being placed…" would wait forever
     return render_template(
         "order.html",
-        order_id=order_id,
+        order_id=parsed,
         order=order,
         placing=placing,
         timeline=timeline,
@@ -195,14 +213,6 @@ def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] |
 # A page for an order still being placed is 202 (come back); one whose placing was refused
 # or failed says why, as 404: there is no such order.
 _PLACING_STATUS = {"accepted": 202, "running": 202, "rejected": 404, "failed": 404}
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 @bp.get("/orders/<order_id>")

@@ -44,9 +44,9 @@ FLOWER_STATES = {"rejected": "task-command_rejected", "failed": "task-command_fa
 
 
 def _register_command(app: Celery, command: str, services: Callable[[], Orderwire]) -> None:
-    def run_command(task: Task, request_id: str) -> str:
+    def run_command(task: Task, command_id: str) -> str:
         started = time.monotonic()
-        status = str(services().execute(request_id).status)
+        status = str(services().execute(command_id, request_id=task.request.id).status)
         if status in FLOWER_STATES:
             # `runtime` fills Flower's Runtime column, as task-succeeded would.
             task.send_event(FLOWER_STATES[status], runtime=time.monotonic() - started)
@@ -56,7 +56,9 @@ def _register_command(app: Celery, command: str, services: Callable[[], Orderwir
         return status
 
     run_command.__name__ = command
-    run_command.__doc__ = f"Carry out one accepted {command} command, by its request id."
+    # The task id is the request id (the client's key, unique per session); the argument is
+    # the command id that the command log knows it by (orderwire.db.command_log.command_id).
+    run_command.__doc__ = f"Carry out one accepted {command} command, by its command id."
     app.task(name=command_task_name(command), bind=True)(run_command)
 
 

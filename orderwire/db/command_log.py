@@ -3,8 +3,13 @@
 It is eShop's "requests table" done right: the row is inserted (never checked
 then inserted), so two concurrent duplicates cannot both win; its status says
 what happened; and a failed command keeps its request id and its error.
+
+A request id (the client's Idempotency-Key) is unique only within its session, so
+the row's key is the *command id*, derived from both (`command_id`): two sessions
+using one key make two commands, and a session can only ever name its own.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +34,16 @@ FINAL = frozenset({CommandStatus.SUCCEEDED, CommandStatus.REJECTED, CommandStatu
 UNFINISHED = (CommandStatus.ACCEPTED, CommandStatus.RUNNING)
 
 
+# Fixed forever: changing it would orphan every stored command id.
+COMMAND_ID_NAMESPACE = uuid.UUID("5f0c2a52-7a1e-4c36-9d0b-4f3f7d2f9a11")
+
+
+def command_id(session_id: str | None, request_id: str) -> str:
+    """The command log's key for a request id sent by a session (a UUID, derived, so the
+    web finds a session's command without a second lookup and cannot find another's)."""
+    return str(uuid.uuid5(COMMAND_ID_NAMESPACE, f"{session_id or ''}\n{request_id}"))
+
+
 @dataclass(frozen=True)
 class NewCommand:
     request_id: str
@@ -37,6 +52,10 @@ class NewCommand:
     fingerprint: str
     session_id: str | None
     order_id: str | None
+
+    @property
+    def command_id(self) -> str:
+        return command_id(self.session_id, self.request_id)
 
 
 class KeyReused(Exception):
@@ -54,6 +73,7 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
     created = connection.execute(
         _INSERT_NEW[connection.dialect.name],
         {
+            "command_id": new.command_id,
             "request_id": new.request_id,
             "command": new.command,
             "payload": new.payload,
@@ -68,9 +88,9 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
     ).mappings().first()
     if created is not None:
         return dict(created), True
-    existing = get(connection, new.request_id)
+    existing = get(connection, new.command_id)
     if existing is None:  # pragma: no cover - the conflicting row cannot vanish
-        raise RuntimeError(f"command {new.request_id} conflicted but is not there")
+        raise RuntimeError(f"command {new.command_id} conflicted but is not there")
     if existing["fingerprint"] != new.fingerprint:
         raise KeyReused(new.request_id)
     return existing, False
@@ -79,22 +99,22 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
 # The hot statements are built once: building one per call cost several times what running
 # it does (docs/benchmarks.md). ON CONFLICT is dialect syntax, so there is one per database.
 _INSERT_NEW = {
-    dialect: insert(commands).on_conflict_do_nothing(index_elements=["request_id"]).returning(
+    dialect: insert(commands).on_conflict_do_nothing(index_elements=["command_id"]).returning(
         *commands.c
     )
     for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
-GET = select(commands).where(commands.c.request_id == bindparam("request_id"))
+GET = select(commands).where(commands.c.command_id == bindparam("command_id"))
 GET_LOCKED = GET.with_for_update()
 
 
-def get(connection: Connection, request_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    row = connection.execute(GET_LOCKED if lock else GET, {"request_id": request_id})
+def get(connection: Connection, command_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    row = connection.execute(GET_LOCKED if lock else GET, {"command_id": command_id})
     found = row.mappings().first()
     return dict(found) if found else None
 
 
-_UNFINISHED_ROW = (commands.c.request_id == bindparam("the_request_id")) & commands.c.status.in_(
+_UNFINISHED_ROW = (commands.c.command_id == bindparam("the_command_id")) & commands.c.status.in_(
     UNFINISHED
 )
 START_ATTEMPT = (
@@ -120,16 +140,16 @@ FINISH = (
 )
 
 
-def start_attempt(connection: Connection, request_id: str) -> int | None:
+def start_attempt(connection: Connection, command_id: str) -> int | None:
     """Count one more attempt and mark the command running; None if it is already final."""
     return connection.execute(
-        START_ATTEMPT, {"the_request_id": request_id, "now": utcnow()}
+        START_ATTEMPT, {"the_command_id": command_id, "now": utcnow()}
     ).scalar_one_or_none()
 
 
 def finish(
     connection: Connection,
-    request_id: str,
+    command_id: str,
     status: CommandStatus,
     *,
     result: dict[str, Any] | None = None,
@@ -140,7 +160,7 @@ def finish(
     changed = connection.execute(
         FINISH,
         {
-            "the_request_id": request_id,
+            "the_command_id": command_id,
             "new_status": status,
             "new_result": result,
             "new_error": error,
@@ -150,11 +170,11 @@ def finish(
     return changed.rowcount == 1
 
 
-def touch(connection: Connection, request_ids: list[str]) -> None:
-    if request_ids:
+def touch(connection: Connection, command_ids: list[str]) -> None:
+    if command_ids:
         connection.execute(
             update(commands)
-            .where(commands.c.request_id.in_(request_ids))
+            .where(commands.c.command_id.in_(command_ids))
             .values(touched_at=utcnow())
         )
 
@@ -166,10 +186,10 @@ def stale(
     running_before: datetime,
     limit: int,
     skip_locked: bool,
-) -> list[tuple[str, str]]:
-    """Unfinished commands nobody has touched for a while: (request_id, command) pairs."""
+) -> list[tuple[str, str, str]]:
+    """Unfinished commands nobody has touched for a while: (command_id, request_id, command)."""
     query = (
-        select(commands.c.request_id, commands.c.command)
+        select(commands.c.command_id, commands.c.request_id, commands.c.command)
         .where(
             (
                 (commands.c.status == CommandStatus.ACCEPTED)
@@ -185,4 +205,6 @@ def stale(
     )
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    return [(row.request_id, row.command) for row in connection.execute(query)]
+    return [
+        (row.command_id, row.request_id, row.command) for row in connection.execute(query)
+    ]

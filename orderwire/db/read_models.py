@@ -1,9 +1,13 @@
-"""Read side: what the query endpoints and pages show, straight from the tables."""
+"""Read side: what the query endpoints and pages show, straight from the tables.
+
+Every read is scoped to a session: orders and commands belong to the session that placed
+or sent them, and another session's look exactly like ones that do not exist.
+"""
 
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, union_all
 
 from domain.money import money_text
 from orderwire.db.tables import commands, events, notifications, orders
@@ -22,9 +26,31 @@ def _order(row: Any) -> dict[str, Any]:
     }
 
 
-def order(connection: Connection, order_id: str) -> dict[str, Any] | None:
-    row = connection.execute(select(orders).where(orders.c.order_id == order_id)).first()
+def order(connection: Connection, order_id: str, session_id: str | None) -> dict[str, Any] | None:
+    """The order if this session owns it, else None (whether or not it exists)."""
+    if session_id is None:
+        return None
+    row = connection.execute(
+        select(orders).where(orders.c.order_id == order_id, orders.c.owner_session == session_id)
+    ).first()
     return _order(row) if row else None
+
+
+def may_act_on(connection: Connection, order_id: str, session_id: str | None) -> bool:
+    """Whether the session owns the order or is placing it (its PlaceOrder is accepted and
+    not refused), so a pay sent right after the place is not turned away."""
+    if session_id is None:
+        return False
+    owned = select(orders.c.order_id).where(
+        orders.c.order_id == order_id, orders.c.owner_session == session_id
+    )
+    placing = select(commands.c.order_id).where(
+        commands.c.session_id == session_id,
+        commands.c.order_id == order_id,
+        commands.c.command == "PlaceOrder",
+        commands.c.status.not_in(("rejected", "failed")),
+    )
+    return connection.execute(union_all(owned, placing).limit(1)).first() is not None
 
 
 def orders_of_session(
@@ -86,14 +112,20 @@ def command_status(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def refusals(connection: Connection, order_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Per order, its latest finished command if that one was rejected or failed: what a
-    page shows next to the order until a later command succeeds."""
+def refusals(
+    connection: Connection, session_id: str, order_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per order, the session's latest finished command on it if that one was rejected or
+    failed: what a page shows next to the order until a later command succeeds."""
     if not order_ids:
         return {}
     rows = connection.execute(
         select(commands.c.order_id, commands.c.command, commands.c.status, commands.c.error)
-        .where(commands.c.order_id.in_(order_ids), commands.c.finished_at.is_not(None))
+        .where(
+            commands.c.session_id == session_id,
+            commands.c.order_id.in_(order_ids),
+            commands.c.finished_at.is_not(None),
+        )
         .order_by(commands.c.finished_at)
     ).all()
     latest = {row.order_id: row for row in rows}

@@ -29,7 +29,9 @@ Sequence64 = BigInteger().with_variant(Integer(), "sqlite")
 commands = Table(
     "commands",
     metadata,
-    Column("request_id", String(128), primary_key=True),
+    # command_log.command_id(session, request id): a request id is unique per session only.
+    Column("command_id", String(36), primary_key=True),
+    Column("request_id", String(128), nullable=False),
     Column("command", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
     # sha256 of endpoint + canonical body: tells a replay from a reused key.
@@ -45,6 +47,8 @@ commands = Table(
     # When the command was last handed to Celery or last started: the sweeper's clock.
     Column("touched_at", DateTime(timezone=True), nullable=False),
     Index("ix_commands_status_touched_at", "status", "touched_at"),
+    # Is this order being placed by this session? (the web's ownership check)
+    Index("ix_commands_session_id_order_id", "session_id", "order_id"),
 )
 
 orders = Table(

@@ -12,12 +12,22 @@ from orderwire.db.command_log import CommandStatus
 
 @dataclass
 class Execution:
-    request_id: str
+    command_id: str  # the command log's key (command_log.command_id), the task's argument
     record: dict[str, Any] | None = None  # the command log row, loaded by idempotency
     command: Command | None = None  # built by validation
     attempt: int = 0  # counted by retries
     uow: Any = None  # opened by the transaction behaviour
     recorded: list[RecordedEvent] = field(default_factory=list)  # set off by the handler
+    # What the delivery said the request id is (a task's id); the log row has the last word.
+    delivered_as: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The client's key, which events and logs carry: the command log row's, else what
+        the delivery said, else the command id (a command that is not in the log)."""
+        if self.record:
+            return self.record["request_id"]
+        return self.delivered_as or self.command_id
 
     @property
     def context(self) -> CommandContext:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from orderwire.db import command_log
 from orderwire.db.engine import read_only
+from orderwire.logs import request_id_var
 from orderwire.pipeline.execution import Execution, Outcome, Step
 
 log = logging.getLogger("orderwire.pipeline")
@@ -22,10 +23,13 @@ class SkipFinished:
 
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
         with read_only(self.engine).connect() as connection:
-            execution.record = command_log.get(connection, execution.request_id)
+            execution.record = command_log.get(connection, execution.command_id)
         if execution.record is None:
             log.error("no such command in the log", extra={"event": "command.unknown"})
             return Outcome("unknown")
+        # The logging behaviour could only name the command id; from here on every line
+        # names the request id the client knows (reset with the logging behaviour's token).
+        request_id_var.set(execution.request_id)
         if execution.record["status"] in command_log.FINAL:
             log.info("already finished: nothing to do", extra={"event": "command.duplicate"})
             return Outcome.of_record(execution.record)

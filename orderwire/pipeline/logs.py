@@ -26,6 +26,7 @@ def log_command(execution: Execution, next_step: Step) -> Outcome:
         extra={
             "event": "command.finished",
             "request_id": execution.request_id,
+            "command_id": execution.command_id,
             "command": execution.command_name,
             "status": str(outcome.status),
             "attempts": execution.attempt,

@@ -60,7 +60,7 @@ class RetryTransient:
         while True:
             try:
                 with self.engine.connect() as connection, connection.begin():
-                    attempt = command_log.start_attempt(connection, execution.request_id)
+                    attempt = command_log.start_attempt(connection, execution.command_id)
             except Exception:
                 unreachable += 1
                 if unreachable >= self.policy.max_attempts:
@@ -70,7 +70,7 @@ class RetryTransient:
                 continue
             if attempt is None:  # finished meanwhile, by a duplicate delivery
                 with self.engine.connect() as connection:
-                    record = command_log.get(connection, execution.request_id)
+                    record = command_log.get(connection, execution.command_id)
                 return Outcome.of_record(record) if record else Outcome("unknown")
             execution.attempt = attempt
             if attempt > self.policy.max_attempts:

@@ -25,7 +25,7 @@ class RunInTransaction:
 
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
         with SqlAlchemyUnitOfWork(self.engine) as uow:
-            record = command_log.get(uow.connection, execution.request_id, lock=True)
+            record = command_log.get(uow.connection, execution.command_id, lock=True)
             if record is None or record["status"] in command_log.FINAL:
                 return Outcome.of_record(record) if record else Outcome("unknown")
             execution.uow = uow
@@ -45,7 +45,7 @@ class RunInTransaction:
                 for item in execution.recorded
             ]
             command_log.finish(
-                uow.connection, execution.request_id, CommandStatus.SUCCEEDED, result=handled.result
+                uow.connection, execution.command_id, CommandStatus.SUCCEEDED, result=handled.result
             )
             fault_point("transaction.before_commit")
             uow.commit()

@@ -40,15 +40,16 @@ class Verdicts:
     ) -> Outcome:
         error = {"code": code, "message": message}
         with self.engine.connect() as connection, connection.begin():
-            record = command_log.get(connection, execution.request_id, lock=True)
+            record = command_log.get(connection, execution.command_id, lock=True)
             if record is None or record["status"] in command_log.FINAL:
                 return Outcome.of_record(record) if record else Outcome("unknown")
-            command_log.finish(connection, execution.request_id, status, error=error)
+            command_log.finish(connection, execution.command_id, status, error=error)
             stored = outbox.append(
                 connection,
                 event,
-                # The command itself is the aggregate of its verdict: version 1, once.
-                aggregate_id=execution.request_id,
+                # The command itself is the aggregate of its verdict: version 1, once. Its
+                # command id, not its request id, which another session may use too.
+                aggregate_id=execution.command_id,
                 aggregate_version=1,
                 request_id=execution.request_id,
                 # Only the sender's page: a rejection is an answer to whoever asked.

@@ -24,6 +24,7 @@ from orderwire.db.command_log import NewCommand
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import events, orders
 from orderwire.task_queue import create_celery
+from tests.e2e.live_tools import session_id_of
 from tests.harness import System
 from tests.waiting import wait_for
 
@@ -185,7 +186,8 @@ def test_a_command_recorded_but_never_enqueued_is_sent_by_the_sweeper(
     with database.begin() as connection:  # as the web does before its 202, then "crashes"
         command_log.record(
             connection,
-            NewCommand(key, "PlaceOrder", payload, uuid.uuid4().hex, None, order_id),
+            NewCommand(key, "PlaceOrder", payload, uuid.uuid4().hex, session_id_of(browser),
+                       order_id),
         )
 
     assert system.wait_until_final(browser, key, timeout=40)["status"] == "succeeded"

@@ -12,8 +12,10 @@ import pytest
 import requests
 from redis import Redis
 
+from orderwire.db import command_log
 from orderwire.local_redis import free_port
 from tests.e2e.browser import DESKTOP, SCREENSHOTS
+from tests.e2e.live_tools import session_id_of
 from tests.harness import BIN, ROOT, System
 from tests.waiting import wait_for
 
@@ -64,7 +66,8 @@ def flower(system: System) -> Iterator[Flower]:
         process.wait(20)
 
 
-def run_command(system: System, customer_name: str) -> str:
+def run_command(system: System, customer_name: str) -> tuple[str, str]:
+    """Place an order and wait for it; (its request id, its command id)."""
     browser = system.new_session()
     key = f"flower-{uuid.uuid4()}"
     order = {
@@ -73,7 +76,7 @@ def run_command(system: System, customer_name: str) -> str:
     }
     assert system.post(browser, "/api/orders", order, key=key).status_code == 202
     assert system.wait_until_final(browser, key)["status"] == "succeeded"
-    return key
+    return key, command_log.command_id(session_id_of(browser), key)
 
 
 def task_seen_by(flower: Flower, request_id: str, state: str = "SUCCESS") -> dict[str, Any]:
@@ -105,12 +108,13 @@ def test_flower_asks_for_credentials_and_accepts_only_the_right_ones(flower: Flo
 def test_a_command_shows_as_a_task_named_after_it_with_the_request_id(
     system: System, flower: Flower
 ) -> None:
-    request_id = run_command(system, "Ada Lovelace")
+    request_id, command_id = run_command(system, "Ada Lovelace")
     task = task_seen_by(flower, request_id)
 
     assert task["name"] == "orderwire.PlaceOrder"
     assert task["uuid"] == request_id
-    assert task["args"] == repr([request_id])  # the id only: the data stays in the database
+    # The command id only (the request id is unique per session): the data stays in the database.
+    assert task["args"] == repr([command_id])
     assert task["kwargs"] == "{}"
     # Received and started come from the worker's own events: worker events are on.
     assert task["received"] and task["started"] and task["worker"].startswith("worker@")
@@ -118,7 +122,7 @@ def test_a_command_shows_as_a_task_named_after_it_with_the_request_id(
 
 def test_what_a_customer_typed_never_reaches_flowers_pages(system: System, flower: Flower) -> None:
     marker = uuid.uuid4().hex
-    request_id = run_command(system, f'<img src=x onerror="alert(\'{marker}\')">')
+    request_id, _ = run_command(system, f'<img src=x onerror="alert(\'{marker}\')">')
     task_seen_by(flower, request_id)
 
     for path in ("/", "/tasks", f"/task/{request_id}", "/api/tasks", "/workers"):

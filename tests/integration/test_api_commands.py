@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.recorded_commands import command_count, command_row
+from tests.recorded_commands import command_count, command_id_of, command_row, execute_request
 from tests.waiting import wait_for
 from web import create_app
 
@@ -53,6 +53,24 @@ def client(services: Orderwire) -> FlaskClient:
 
 def a_key() -> str:
     return f"api-{uuid.uuid4()}"
+
+
+def placed_order(client: FlaskClient) -> str:
+    """An order this client's session is placing (accepted, not yet run): its id."""
+    order_id = str(uuid.uuid4())
+    answer = post(client, "/api/orders", {**ORDER, "order_id": order_id})
+    assert answer.status_code == 202, answer.get_json()
+    return order_id
+
+
+def same_session(clients: list[FlaskClient]) -> list[FlaskClient]:
+    """The clients, all carrying the first one's session cookie (one browser, many tabs)."""
+    clients[0].get("/api/orders")
+    cookie = clients[0].get_cookie("session")
+    assert cookie is not None
+    for other in clients[1:]:
+        other.set_cookie("session", cookie.value)
+    return clients
 
 
 def post(
@@ -93,7 +111,7 @@ def assert_no_trace(engine: Engine, broker: redis.Redis, rows_before: int, key: 
 # --- 202 -------------------------------------------------------------------------------
 
 
-def test_an_order_is_recorded_then_enqueued_with_only_its_request_id_then_answered_202(
+def test_an_order_is_recorded_then_enqueued_with_only_its_command_id_then_answered_202(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis
 ) -> None:
     key = a_key()
@@ -116,7 +134,8 @@ def test_an_order_is_recorded_then_enqueued_with_only_its_request_id_then_answer
 
     [message] = queued(redis_client, key)
     assert message["task"] == "orderwire.PlaceOrder"
-    assert message["args"] == [key] and message["kwargs"] == {}
+    # Task id: the request id (the contract); argument: the session-scoped command id.
+    assert message["args"] == [row["command_id"]] and message["kwargs"] == {}
     assert "Ada" not in message["raw"] and "Analytical" not in message["raw"]
 
 
@@ -159,7 +178,7 @@ def test_order_steps_are_accepted_for_the_order_in_the_path(
     body: Any,
     command: str,
 ) -> None:
-    order_id, key = str(uuid.uuid4()), a_key()
+    order_id, key = placed_order(client), a_key()
     raw = b"" if body is None else None
     answer = post(client, f"/api/orders/{order_id}/{action}", body, key=key, raw=raw)
 
@@ -189,7 +208,7 @@ def test_a_replay_gets_the_same_answer_with_the_current_status_and_enqueues_noth
     assert again.get_json() == first.get_json()
     assert again.headers["Location"] == first.headers["Location"]
 
-    services.execute(key)  # a worker runs it
+    execute_request(services, key)  # a worker runs it
     later = post(client, "/api/orders", key=key)
     assert later.status_code == 202 and later.headers["Idempotent-Replayed"] == "true"
     assert later.get_json() == {**first.get_json(), "status": "succeeded"}
@@ -224,7 +243,7 @@ def test_a_replayed_order_without_an_order_id_keeps_the_order_id_assigned_first(
 
 
 def test_a_replayed_empty_body_matches_an_empty_object(client: FlaskClient) -> None:
-    key, path = a_key(), f"/api/orders/{uuid.uuid4()}/pay"
+    key, path = a_key(), f"/api/orders/{placed_order(client)}/pay"
     assert post(client, path, raw=b"", key=key).status_code == 202
     again = post(client, path, {}, key=key)
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
@@ -248,11 +267,11 @@ def test_the_same_key_with_another_body_is_409_and_changes_nothing(
 def test_the_same_key_on_another_endpoint_is_409(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis
 ) -> None:
-    key, order_id = a_key(), str(uuid.uuid4())
+    key, order_id = a_key(), placed_order(client)
     assert post(client, f"/api/orders/{order_id}/pay", {}, key=key).status_code == 202
 
     elsewhere = post(client, f"/api/orders/{order_id}/ship", {}, key=key)
-    other_order = post(client, f"/api/orders/{uuid.uuid4()}/pay", {}, key=key)
+    other_order = post(client, f"/api/orders/{placed_order(client)}/pay", {}, key=key)
 
     for answer in (elsewhere, other_order):
         assert answer.status_code == 409
@@ -269,7 +288,7 @@ def test_twenty_identical_requests_at_once_make_exactly_one_command(
     answers: list[Any] = []
     # Built one by one: CPython 3.11's compile() (werkzeug compiles each app's routes) is not
     # safe to run from many threads at once. The requests themselves are what run together.
-    clients = [client_for(services) for _ in range(20)]
+    clients = same_session([client_for(services) for _ in range(20)])
 
     def send(client: FlaskClient) -> None:
         start.wait()
@@ -472,7 +491,9 @@ def test_when_redis_is_down_the_command_is_still_accepted_and_the_sweeper_sends_
             what="the sweeper to re-enqueue the command",
         )
         [message] = queued(broker_client, key)
-        assert message["task"] == "orderwire.PlaceOrder" and message["args"] == [key]
+        # The task id is the request id; its argument, the command id (unique per session).
+        assert message["task"] == "orderwire.PlaceOrder"
+        assert message["args"] == [command_id_of(engine, key)]
         broker_client.close()
     finally:
         broker.stop()
@@ -494,7 +515,7 @@ def test_a_command_status_has_exactly_the_contract_fields(
     assert status["result"] is None and status["error"] is None
     assert status["accepted_at"].endswith("Z") and status["finished_at"] is None
 
-    services.execute(key)
+    execute_request(services, key)
 
     done = client.get(f"/api/commands/{key}").get_json()
     assert set(done) - {"order_id"} == STATUS_FIELDS
@@ -507,9 +528,9 @@ def test_a_command_status_has_exactly_the_contract_fields(
 def test_a_rejected_command_shows_its_error_code_and_message(
     client: FlaskClient, services: Orderwire
 ) -> None:
-    key = a_key()
-    post(client, f"/api/orders/{uuid.uuid4()}/ship", {}, key=key)
-    services.execute(key)
+    key, order_id = a_key(), placed_order(client)
+    post(client, f"/api/orders/{order_id}/ship", {}, key=key)
+    execute_request(services, key)  # before the order is placed: it is not there yet
 
     status = client.get(f"/api/commands/{key}").get_json()
     assert status["status"] == "rejected" and status["attempts"] == 1

@@ -1,39 +1,26 @@
 """Hostile and random input never gets a 5xx, always gets its documented 4xx, leaves no trace.
 
-Three layers: schemathesis drives every operation of `/openapi.json` against the
-WSGI app and checks each answer against the document; hypothesis generates valid
-and broken command bodies; and a list of classic hostile bodies (deep nesting,
-NaN, 2 MB, wrong content types, control characters) is checked one by one.
+Two layers here: hypothesis generates valid and broken command bodies; and a list of
+classic hostile bodies (deep nesting, NaN, 2 MB, wrong content types, control
+characters) is checked one by one. schemathesis, driving every operation of
+`/openapi.json` with every check it has, is in test_openapi_conformance.py.
 """
 
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import Engine
 
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
-from orderwire.db.engine import make_engine
-from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
 from tests.recorded_commands import command_count, command_row
 from web import create_app
@@ -62,45 +49,6 @@ def app(engine: Engine, database_url: str, redis_server: PrivateRedis) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """One SQLite app for the whole schemathesis run (its examples need no isolation)."""
-    directory: Path = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{directory / 'orderwire.db'}"
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    with PrivateRedis(directory / "redis") as server:
-        yield make_app(url, server.url, engine)
-    engine.dispose()
-
-
-FUZZ_CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
-
-
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                         ids=["valid-requests", "invalid-requests"])
-def test_no_generated_request_gets_a_5xx_or_an_answer_outside_the_document(
-    fuzzed_app: Flask, mode: GenerationMode
-) -> None:
-    # schemathesis' own pytest loader does not work with pytest 9, so its strategy is
-    # driven by a plain hypothesis test over every operation of the document.
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app)
-
-    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(case=schema.as_strategy(mode))
-    def every_answer_is_documented(case: Any) -> None:
-        case.call_and_validate(checks=FUZZ_CHECKS)
-
-    every_answer_is_documented()
 
 
 def test_the_document_describes_every_endpoint_of_the_contract(client: FlaskClient) -> None:
@@ -212,7 +160,8 @@ def test_any_json_at_all_gets_an_answer_in_the_error_shape_never_a_5xx(
     path = f"/api/orders/{uuid.uuid4()}{endpoint}" if endpoint else "/api/orders"
     key = f"any-{uuid.uuid4()}"
     answer = post(client, body, key=key, path=path)
-    assert answer.status_code in (202, 422), (body, answer.get_json())
+    # 404: a command on an order this session is not placing (ownership, web/api/intake.py).
+    assert answer.status_code in (202, 404, 422), (body, answer.get_json())
     if answer.status_code == 422:
         assert set(answer.get_json()["error"]) == {"code", "message", "fields"}
         assert command_row(engine, key) is None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
@@ -20,7 +21,13 @@ from orderwire.config import Settings
 from orderwire.db.outbox import OutboxEvent
 from orderwire.local_redis import PrivateRedis, free_port
 from orderwire.pipeline.retries import RetryPolicy
-from tests.recorded_commands import place_order_payload, record_command, stored_events
+from tests.recorded_commands import (
+    command_id_of,
+    command_row,
+    place_order_payload,
+    record_command,
+    stored_events,
+)
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -76,32 +83,34 @@ def change(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
-def accepted_by_the_web(services: Orderwire, path: str, body: dict) -> str:
-    """POST a command as a page would; returns its request id (nothing runs it yet)."""
+def accepted_by_the_web(services: Orderwire, browser: FlaskClient, path: str, body: dict) -> str:
+    """POST a command as a page would; returns its command id (nothing runs it yet)."""
     key = f"metrics-{uuid.uuid4()}"
-    answer = create_app(services.settings, services=services).test_client().post(
-        path, json=body, headers={"Idempotency-Key": key}
-    )
+    answer = browser.post(path, json=body, headers={"Idempotency-Key": key})
     assert answer.status_code == 202, answer.get_data(as_text=True)
-    return key
+    return command_id_of(services.engine, key)
 
 
 def test_commands_are_counted_by_type_when_accepted_and_when_finished(
     services: Orderwire, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = scrape(services)
-    order = {key: value for key, value in place_order_payload().items() if key != "order_id"}
-    placed = [accepted_by_the_web(services, "/api/orders", order) for _ in range(2)]
-    unknown_order = str(uuid.uuid4())
-    rejected = accepted_by_the_web(services, f"/api/orders/{unknown_order}/pay", {})
-    failing = accepted_by_the_web(services, f"/api/orders/{unknown_order}/ship", {})
+    browser = create_app(services.settings, services=services).test_client()
+    placed = [
+        accepted_by_the_web(services, browser, "/api/orders", place_order_payload())
+        for _ in range(2)
+    ]
+    # Paid and shipped while the order is still being placed: the worker finds no order.
+    order_id = command_row(services.engine, placed[0])["order_id"]
+    rejected = accepted_by_the_web(services, browser, f"/api/orders/{order_id}/pay", {})
+    failing = accepted_by_the_web(services, browser, f"/api/orders/{order_id}/ship", {})
     accepted = scrape(services)
     assert change(before, accepted, "orderwire_commands_accepted_total", command="PlaceOrder") == 2
     assert change(
         before, accepted, "orderwire_commands_unfinished", command="PlaceOrder", status="accepted"
     ) == 2
-    for request_id in (*placed, rejected):
-        services.execute(request_id)
+    for command_id in (rejected, *placed):
+        services.execute(command_id)
     monkeypatch.setenv("ORDERWIRE_FAULTS", "handler.start=raise")
     assert str(services.execute(failing).status) == "failed"
     after = scrape(services)
@@ -144,7 +153,7 @@ def test_published_events_are_counted_by_type(services: Orderwire) -> None:
     services.execute(request_id)
     after = scrape(services)
 
-    published = [event["type"] for event in stored_events(services.engine, request_id=request_id)]
+    published = [event["type"] for event in stored_events(services.engine, command_id=request_id)]
     assert "OrderPlaced" in published
     for event_type in set(published):
         assert change(
@@ -154,7 +163,7 @@ def test_published_events_are_counted_by_type(services: Orderwire) -> None:
 
 def test_queue_depth_counts_tasks_waiting_for_a_worker(services: Orderwire) -> None:
     before = scrape(services)
-    services.queue.enqueue_command("PlaceOrder", f"queued-{uuid.uuid4()}")
+    services.queue.enqueue_command("PlaceOrder", f"queued-{uuid.uuid4()}", str(uuid.uuid4()))
     after = scrape(services)
 
     assert change(before, after, "orderwire_queue_depth") == 1
@@ -183,7 +192,7 @@ def test_events_left_unpublished_show_as_backlog_until_the_relay_publishes_them(
     assert str(down.execute(request_id).status) == "succeeded"  # the fast path could not publish
     while_down = scrape(down)
 
-    left = stored_events(engine, request_id=request_id)
+    left = stored_events(engine, command_id=request_id)
     assert change(before, while_down, "orderwire_outbox_backlog") == len(left) > 0
     assert value(while_down, "orderwire_outbox_oldest_unpublished_seconds") >= 0
     assert value(while_down, "orderwire_dependency_up", dependency="database") == 1

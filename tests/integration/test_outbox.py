@@ -36,7 +36,12 @@ from tests.integration.event_helpers import (
     run_command,
     unpublished_ids,
 )
-from tests.recorded_commands import place_order_payload, record_command, stored_events
+from tests.recorded_commands import (
+    command_row,
+    place_order_payload,
+    record_command,
+    stored_events,
+)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -83,14 +88,15 @@ def test_every_event_of_a_command_is_stored_with_the_command(
 
     outcome = services.execute(request_id)
 
-    stored = stored_events(engine, request_id=request_id)
+    stored = stored_events(engine, command_id=request_id)
     assert outcome.status == "succeeded"
     assert [event["type"] for event in stored] == ["OrderPlaced", "NotificationCreated"]
     assert outcome.event_ids == [event["id"] for event in stored]
     placed, note = stored
     assert (placed["aggregate_id"], placed["aggregate_version"]) == (order_id, 1)
     assert (note["aggregate_id"], note["aggregate_version"]) == (note["data"]["notification_id"], 1)
-    assert all(event["request_id"] == request_id for event in stored)
+    assert all(event["request_id"] == command_row(engine, request_id)["request_id"]
+               for event in stored)
     assert all(event["audience"] == [session] for event in stored)
 
 
@@ -107,7 +113,7 @@ def test_a_command_that_does_not_commit_leaves_none_of_its_events(
     outcome = services.execute(request_id)
 
     assert outcome.status == "failed"
-    [failed] = stored_events(engine, request_id=request_id)
+    [failed] = stored_events(engine, command_id=request_id)
     assert failed["type"] == "CommandFailed"
     assert (failed["aggregate_id"], failed["aggregate_version"]) == (request_id, 1)
     assert stored_events(engine, aggregate_id=order_id) == []
@@ -121,7 +127,7 @@ def test_a_rejection_is_stored_as_version_1_of_its_command(
     request_id = record_command(engine, "PayOrder", {"order_id": missing_order})
     outcome = services.execute(request_id)
     assert outcome.status == "rejected"
-    [rejected] = stored_events(engine, request_id=request_id)
+    [rejected] = stored_events(engine, command_id=request_id)
     assert rejected["type"] == "CommandRejected" and outcome.event_ids == [rejected["id"]]
     assert (rejected["aggregate_id"], rejected["aggregate_version"]) == (request_id, 1)
     assert rejected["data"] == {
@@ -306,8 +312,9 @@ def test_publishing_also_hands_each_event_to_its_after_commit_subscribers(
         engine, database_url, redis_server.url,
         after_commit_subscribers=registry.AFTER_COMMIT_SUBSCRIBERS,
     )
-    order_id, _ = place(services, a_session())
-    paid = run_command(services, "PayOrder", {"order_id": order_id}, a_session())
+    session = a_session()
+    order_id, _ = place(services, session)
+    paid = run_command(services, "PayOrder", {"order_id": order_id}, session)
     order_paid = paid.event_ids[0]
 
     queued = [json.loads(message)["headers"] for message in redis_client.lrange("celery", 0, -1)]

@@ -54,8 +54,9 @@ def test_claim_own_takes_only_unpublished_events_with_nothing_waiting_before_the
     engine: Engine, database_url: str
 ) -> None:
     down = orderwire_on(engine, database_url, closed_redis_url())
-    order_id, placed_ids = place(down, a_session())
-    paid = run_command(down, "PayOrder", {"order_id": order_id}, a_session())
+    session = a_session()
+    order_id, placed_ids = place(down, session)
+    paid = run_command(down, "PayOrder", {"order_id": order_id}, session)
 
     with engine.begin() as connection:
         claimed = outbox.claim_own(connection, paid.event_ids)

@@ -59,13 +59,13 @@ def run_last_command(app: Flask) -> dict[str, Any]:
     """Run the newest accepted command, as a worker would, and return its log row."""
     services = app.extensions["orderwire"]
     with services.engine.connect() as connection:
-        request_id = connection.execute(
-            select(commands.c.request_id).where(commands.c.status == "accepted")
+        command_id = connection.execute(
+            select(commands.c.command_id).where(commands.c.status == "accepted")
             .order_by(commands.c.accepted_at.desc()).limit(1)
         ).scalar_one()
-    services.execute(request_id)
+    services.execute(command_id)
     with services.engine.connect() as connection:
-        row = connection.execute(select(commands).where(commands.c.request_id == request_id)).one()
+        row = connection.execute(select(commands).where(commands.c.command_id == command_id)).one()
     return row._asdict()
 
 

@@ -149,7 +149,7 @@ def test_an_illegal_step_is_rejected_with_its_own_code_and_changes_nothing(
     assert row["error"]["code"] == code and row["error"]["message"]
     assert row["attempts"] == 1  # a business rule is not retried
     assert stored_events(services.engine, aggregate_id=order_id) == before
-    [event] = stored_events(services.engine, request_id=request_id)
+    [event] = stored_events(services.engine, command_id=request_id)
     assert event["type"] == "CommandRejected"
     assert event["data"] == {
         "command": command,
@@ -172,7 +172,7 @@ def test_a_command_on_an_unknown_order_is_rejected_order_not_found(
 
     assert row["status"] == "rejected" and row["error"]["code"] == "order_not_found"
     assert order_count(services.engine, order_id) == 0
-    [event] = stored_events(services.engine, request_id=request_id)
+    [event] = stored_events(services.engine, command_id=request_id)
     assert event["type"] == "CommandRejected" and event["data"]["code"] == "order_not_found"
     assert event["audience"] == [SENDER]
 
@@ -187,7 +187,7 @@ def test_placing_an_order_whose_id_exists_is_rejected_order_already_exists(
 
     assert row["status"] == "rejected" and row["error"]["code"] == "order_already_exists"
     assert event_types(services.engine, aggregate_id=order_id) == ["OrderPlaced"]
-    [event] = stored_events(services.engine, request_id=request_id)
+    [event] = stored_events(services.engine, command_id=request_id)
     assert event["type"] == "CommandRejected"
     # The first session owns the order but did not ask: the answer is only for the asker.
     assert event["audience"] == [SENDER]
@@ -220,7 +220,7 @@ def test_a_handler_that_always_fails_ends_failed_after_the_configured_attempts(
     assert row["status"] == "failed" and row["attempts"] == 3
     assert row["error"]["code"] == "attempts_exhausted"
     assert order_count(engine, payload["order_id"]) == 0
-    [event] = stored_events(engine, request_id=request_id)
+    [event] = stored_events(engine, command_id=request_id)
     assert event["type"] == "CommandFailed" and event["audience"] == [SENDER]
 
     # A redelivery finds it finished: no endless loop of attempts.
@@ -281,7 +281,7 @@ def test_the_same_command_executed_twice_places_one_order(
 
     assert first.status == second.status == "succeeded"
     assert first.result == second.result
-    assert handled == [request_id]
+    assert handled == [command_row(engine, request_id)["request_id"]]
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]
     assert command_row(services.engine, request_id)["attempts"] == 1
@@ -313,10 +313,10 @@ def test_the_same_command_executed_by_two_threads_at_once_places_one_order(
 
     assert errors == []
     assert [outcome.status for outcome in outcomes] == ["succeeded", "succeeded"]
-    assert handled == [request_id]
+    assert handled == [command_row(engine, request_id)["request_id"]]
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]
-    assert event_types(services.engine, request_id=request_id).count("OrderPlaced") == 1
+    assert event_types(services.engine, command_id=request_id).count("OrderPlaced") == 1
 
 
 def test_two_deliveries_past_every_early_check_still_place_one_order(
@@ -359,7 +359,8 @@ def test_two_deliveries_past_every_early_check_still_place_one_order(
         thread.join(timeout=60)
 
     assert [outcome.status for outcome in outcomes] == ["succeeded", "succeeded"]
-    assert handled == [request_id]  # the handler ran once, not twice then rejected
+    # the handler ran once, not twice then rejected
+    assert handled == [command_row(services.engine, request_id)["request_id"]]
     assert command_row(services.engine, request_id)["attempts"] == 2
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]

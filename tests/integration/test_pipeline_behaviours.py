@@ -145,7 +145,7 @@ def test_build_command_rejects_a_payload_that_does_not_construct(
     assert outcome.status == CommandStatus.REJECTED and outcome.error["code"] == code
     row = command_row(engine, request_id)
     assert row["status"] == "rejected" and row["error"]["code"] == code
-    [event] = stored_events(engine, request_id=request_id)
+    [event] = stored_events(engine, command_id=request_id)
     assert event["type"] == "CommandRejected" and event["data"]["code"] == code
     assert event["audience"] == ["s-2"]
     assert published == [event["id"]]
@@ -172,7 +172,7 @@ def test_a_domain_error_rejects_the_command_at_once_without_a_retry(
     assert outcome.error == {"code": "order_already_paid", "message": "this order is already paid"}
     row = command_row(engine, request_id)
     assert (row["status"], row["attempts"]) == ("rejected", 1)
-    [event] = stored_events(engine, request_id=request_id)
+    [event] = stored_events(engine, command_id=request_id)
     assert event["type"] == "CommandRejected"
     assert event["data"]["code"] == "order_already_paid"
 
@@ -188,7 +188,7 @@ def test_a_transient_failure_is_retried_and_the_command_can_still_succeed(
     assert outcome.status == CommandStatus.SUCCEEDED
     assert rest.attempts == [1, 2, 3]
     assert command_row(engine, request_id)["attempts"] == 3
-    assert stored_events(engine, request_id=request_id) == []
+    assert stored_events(engine, command_id=request_id) == []
 
 
 def test_a_failure_that_persists_ends_failed_after_max_attempts_with_attempts_counted(
@@ -205,7 +205,7 @@ def test_a_failure_that_persists_ends_failed_after_max_attempts_with_attempts_co
     row = command_row(engine, request_id)
     assert (row["status"], row["attempts"]) == ("failed", 3)
     assert row["finished_at"] is not None
-    [event] = stored_events(engine, request_id=request_id)
+    [event] = stored_events(engine, command_id=request_id)
     assert event["type"] == "CommandFailed" and event["audience"] == ["s-4"]
     assert event["data"]["command"] == "PlaceOrder"
     assert "RuntimeError" in event["data"]["message"]
@@ -232,7 +232,7 @@ def test_a_soft_time_limit_ends_the_command_failed_without_another_attempt(
     assert outcome.status == CommandStatus.FAILED
     assert outcome.error["code"] == "time_limit_exceeded"
     assert command_row(engine, request_id)["attempts"] == 1
-    [event] = stored_events(engine, request_id=request_id)
+    [event] = stored_events(engine, command_id=request_id)
     assert event["type"] == "CommandFailed" and event["audience"] == ["s-5"]
 
 
@@ -276,7 +276,7 @@ def test_a_verdict_never_overwrites_a_final_status(engine: Engine, verdicts: Ver
 
     assert outcome.status == "succeeded"
     assert command_row(engine, request_id)["status"] == "succeeded"
-    assert stored_events(engine, request_id=request_id) == []
+    assert stored_events(engine, command_id=request_id) == []
 
 
 # --- RunInTransaction ------------------------------------------------------------------
@@ -305,9 +305,9 @@ def test_the_effect_its_events_and_the_status_commit_together(
 
     assert outcome.status == CommandStatus.SUCCEEDED
     assert order_count(engine, order_id) == 1
-    row = command_row(engine, execution.request_id)
+    row = command_row(engine, execution.command_id)
     assert row["status"] == "succeeded" and row["result"]["order_id"] == order_id
-    stored = stored_events(engine, request_id=execution.request_id)
+    stored = stored_events(engine, command_id=execution.command_id)
     assert [event["type"] for event in stored] == ["OrderPlaced", "NotificationCreated"]
     assert all(event["audience"] == ["s-5"] for event in stored)
     assert published == outcome.event_ids == [event["id"] for event in stored]
@@ -326,8 +326,8 @@ def test_a_failure_inside_the_transaction_leaves_nothing_behind(
         RunInTransaction(engine, published.extend)(execution, handle_then_fail)
 
     assert order_count(engine, order_id) == 0
-    assert stored_events(engine, request_id=execution.request_id) == []
-    assert command_row(engine, execution.request_id)["status"] == "accepted"
+    assert stored_events(engine, command_id=execution.command_id) == []
+    assert command_row(engine, execution.command_id)["status"] == "accepted"
     assert published == []
 
 
@@ -335,7 +335,7 @@ def test_a_command_found_final_under_the_lock_is_not_handled(
     engine: Engine, published: list[str]
 ) -> None:
     execution, order_id = transaction_ready(engine)
-    finish(engine, execution.request_id, CommandStatus.SUCCEEDED)  # another delivery won
+    finish(engine, execution.command_id, CommandStatus.SUCCEEDED)  # another delivery won
     rest = NextStep()
 
     outcome = RunInTransaction(engine, published.extend)(execution, rest)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import ConfigError, Settings
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.recorded_commands import command_count, command_row
+from tests.recorded_commands import command_count, command_row, execute_request
 from web import create_app
 from web.rate_limit import RateLimit, RedisRateLimiter
 
@@ -71,7 +71,7 @@ def place_and_run(client: FlaskClient, services: Orderwire, body: Any = ORDER) -
     """Place an order through the API and carry it out in-process, as a worker would."""
     answer = post_json(client, "/api/orders", body)
     assert answer.status_code == 202, answer.get_json()
-    assert str(services.execute(answer.get_json()["request_id"]).status) == "succeeded"
+    assert str(execute_request(services, answer.get_json()["request_id"]).status) == "succeeded"
     return answer.get_json()["order_id"]
 
 
@@ -221,7 +221,8 @@ def test_commands_over_the_limit_get_429_with_retry_after_and_leave_nothing(
     address = an_address()
     order_id = str(uuid.uuid4())
     allowed = [
-        post_json(client, "/api/orders", ORDER, address=address).status_code,
+        post_json(client, "/api/orders", {**ORDER, "order_id": order_id},
+                  address=address).status_code,
         post_json(client, f"/api/orders/{order_id}/pay", {}, address=address).status_code,
         post_json(client, f"/api/orders/{order_id}/cancel", {"reason": "x"},
                   address=address).status_code,

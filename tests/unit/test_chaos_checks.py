@@ -11,7 +11,8 @@ from typing import Any
 
 from chaos import checks
 from chaos.observers import EventTap, LiveListener, Sighting
-from chaos.traffic import Sent
+from chaos.phases import Phase, report
+from chaos.traffic import Answer, Sent
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SESSION = "session-a"
@@ -145,3 +146,42 @@ def test_processes_rode_through_fails_when_a_process_was_replaced_or_died() -> N
     gone = checks.processes_rode_through(before, {"web": 10, "worker": 20}, 5)
     assert not replaced.passed and "worker" in replaced.detail
     assert not gone.passed and "relay" in gone.detail
+
+
+# --- 5xx, process deaths and the per-fault table ----------------------------------------
+
+
+def test_only_a_503_with_retry_after_is_an_acceptable_5xx() -> None:
+    fine = [Answer(1, 2, 202), Answer(1, 2, 503, retry_after=True), Answer(1, 2, "error")]
+    assert checks.no_server_errors(fine).passed
+    for bad in (Answer(1, 2, 500), Answer(1, 2, 503), Answer(1, 2, 502, retry_after=True)):
+        check = checks.no_server_errors([*fine, bad])
+        assert not check.passed and str(bad.status) in check.detail
+
+
+def test_a_process_that_died_unkilled_fails_the_run() -> None:
+    assert checks.processes_survived([]).passed
+    check = checks.processes_survived(["the Celery worker died (exit 1) after a Redis restart"])
+    assert not check.passed and "Redis restart" in check.detail
+
+
+def test_the_fault_table_counts_what_was_sent_accepted_finished_lost_and_doubled() -> None:
+    db = a_storm()
+    db["commands"].append(command("r4", "PayOrder", "accepted"))  # never finished: lost
+    db["events"].append(event("OrderPaid", db["orders"][0]["order_id"], 3, "r2", 4))  # twice
+    early, late = Phase("calm", "", 0.0, 10.0), Phase("redis", "", 10.0, 20.0)
+    sent = [
+        Sent("r1", "/api/orders", 0, 202, 1, [Answer(1, 2, 202)]),
+        Sent("r2", "/p", 0, 202, 2, [Answer(11, 12, 503, retry_after=True), Answer(13, 14, 202)]),
+        Sent("r4", "/p", 0, 202, 1, [Answer(15, 16, 202)]),
+        Sent("r5", "/p", 0, 404, 1, [Answer(17, 18, 404)]),
+    ]
+    reads = [("orders", Answer(12, 13, 500))]
+
+    calm, redis_row = report([early, late], sent, reads, db)
+
+    assert (calm["sent"], calm["accepted"], calm["final"], calm["lost"], calm["doubled"]) == (
+        1, 1, 1, 0, 0)
+    assert (redis_row["sent"], redis_row["accepted"], redis_row["final"]) == (3, 2, 1)
+    assert (redis_row["lost"], redis_row["doubled"]) == (1, 1)
+    assert (redis_row["5xx"], redis_row["5xx_not_503"], redis_row["reads"]) == (2, 1, 1)

@@ -11,6 +11,7 @@ from domain.commands import CancelOrder, Command, OrderLine, PayOrder, PlaceOrde
 from domain.errors import InvalidCommand
 from orderwire.logs import request_id_var
 from web.api.errors import ApiError
+from web.api.formats import canonical_uuid
 from web.api.intake import accept, fingerprint, valid_request_id
 from web.api.schemas import (
     CancelOrderSchema,
@@ -34,9 +35,12 @@ def _reject_constant(name: str) -> None:
 
 
 def json_body(*, empty_is_object: bool) -> Any:
+    raw = request.get_data(cache=True)
+    # Pay and ship have nothing to say: no body at all (and so no content type) is `{}`.
+    if not raw and empty_is_object:
+        return {}
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    raw = request.get_data(cache=True)
     if not raw.strip() and empty_is_object:
         return {}
     try:
@@ -61,10 +65,8 @@ def load(schema: Schema, body: Any, extra_fields: dict[str, list[str]] | None = 
 
 
 def _path_order_id(order_id: str) -> tuple[str, dict[str, list[str]]]:
-    try:
-        return str(uuid.UUID(order_id)), {}
-    except ValueError:
-        return order_id, {"order_id": ["must be a UUID"]}
+    parsed = canonical_uuid(order_id)
+    return (parsed, {}) if parsed else (order_id, {"order_id": ["must be a UUID"]})
 
 
 def _build(factory: Any, *args: Any, **fields: Any) -> Any:
@@ -77,11 +79,11 @@ def _build(factory: Any, *args: Any, **fields: Any) -> Any:
 
 
 def submit(command: Any, body: Any) -> Response:
-    request_id = (
-        valid_request_id(request.headers.get("Idempotency-Key"))
-        or valid_request_id(request.headers.get("X-Request-Id"))
-        or str(uuid.uuid4())
-    )
+    # Both headers are checked when present (the document states both), even though the
+    # Idempotency-Key wins when both come.
+    key = valid_request_id(request.headers.get("Idempotency-Key"))
+    alias = valid_request_id(request.headers.get("X-Request-Id"))
+    request_id = key or alias or str(uuid.uuid4())
     request_id_var.set(request_id)
     record, created = accept(
         command,

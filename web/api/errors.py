@@ -61,4 +61,9 @@ def register_error_handlers(app: Flask) -> None:
         message = error.description or error.name
         if status == 413:
             message = "the request body is larger than 64 KiB"
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        # What the exception itself says in headers (405's Allow), minus its HTML content type.
+        headers = {
+            name: value for name, value in error.get_headers() if name.lower() != "content-type"
+        }
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), message,
+                              headers=headers)

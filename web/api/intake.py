@@ -4,6 +4,10 @@ Shared by the JSON API and the no-JavaScript form. The insert *is* the
 idempotency check (a unique request id), so concurrent duplicates cannot race;
 enqueueing after the commit means a worker never sees a command that is not
 stored, and if enqueueing fails the sweeper sends it later.
+
+Ownership: a request id is scoped to its session (the command log's key is derived from
+both), and a command on an order is taken only from the session that owns the order or
+is placing it; from any other it is a 404, as for an order that does not exist.
 """
 
 import hashlib
@@ -16,10 +20,10 @@ from flask import current_app, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from domain.commands import Command
+from domain.commands import Command, PlaceOrder
 from orderwire.bootstrap import Orderwire
 from orderwire.command_payloads import to_payload
-from orderwire.db import command_log
+from orderwire.db import command_log, read_models
 from orderwire.db.command_log import KeyReused, NewCommand
 from orderwire.db.engine import read_only
 from orderwire.logs import request_id_var
@@ -60,7 +64,7 @@ def fingerprint(endpoint: str, body: Any) -> str:
 def accept(
     command: Command, *, request_id: str, body_fingerprint: str, session_id: str | None
 ) -> tuple[dict[str, Any], bool]:
-    """Record and enqueue; returns (command log row, created). Raises ApiError 409/503."""
+    """Record and enqueue; returns (command log row, created). Raises ApiError 404/409/503."""
     request_id_var.set(request_id)  # every line logged from here on names the command
     services = orderwire()
     new = NewCommand(
@@ -73,6 +77,10 @@ def accept(
     )
     try:
         with services.engine.begin() as connection:
+            if not isinstance(command, PlaceOrder) and not read_models.may_act_on(
+                connection, command.order_id, session_id
+            ):
+                raise ApiError(404, "not_found", "no such order")
             record, created = command_log.record(connection, new)
     except KeyReused:
         raise ApiError(
@@ -90,7 +98,7 @@ def accept(
         ) from None
     if created:
         try:
-            services.queue.enqueue_command(command.name, request_id)
+            services.queue.enqueue_command(command.name, request_id, new.command_id)
         except Exception:
             # Stored but not sent: the sweeper will send it. The client still gets 202.
             log.warning("enqueue failed; the sweeper will retry", exc_info=True)

@@ -19,6 +19,7 @@ PRICE_FORMAT = "A price like 12.50, with at most 2 decimals."
 PRICE_RANGE = f"Above 0 and at most {rules.MAX_UNIT_PRICE}."
 LINES = f"An order has 1 to {rules.MAX_LINES} lines."
 REASON_REQUIRED = "Say why the order is cancelled."
+UUID = "An id like 1b4e28ba-2fa1-11d2-883f-0016d3cca427."
 
 
 def for_the_page() -> dict[str, Any]:
@@ -43,5 +44,5 @@ def for_the_page() -> dict[str, Any]:
             "lines": rules.MAX_LINES,
         },
         # Unicode categories refused in text (domain.commands.has_control_characters).
-        "control_categories": sorted(rules.CONTROL_CATEGORIES),
+        "control_categories": sorted(rules.FORBIDDEN_CATEGORIES),
     }

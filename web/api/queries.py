@@ -1,25 +1,40 @@
-"""Query endpoints (CONTRACT.md section 3)."""
+"""Query endpoints (CONTRACT.md section 3).
+
+A session reads only its own orders and commands; another session's answer 404, exactly
+as an id that does not exist, and so does an id that cannot be one (not a UUID, not a
+request id): it is never handed to the database, where a NUL byte would be an error.
+"""
 
 from flask import Blueprint, Response, jsonify, request
 
 from orderwire.db import command_log, read_models
 from web.api.errors import ApiError
-from web.api.intake import reader
-from web.sessions import session_id
+from web.api.formats import canonical_uuid
+from web.api.intake import REQUEST_ID_PATTERN, reader
+from web.sessions import existing_session_id, session_id
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 
 
 def _not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no such {what}")
 
 
+def parse_order_id(raw: str) -> str | None:
+    """The order id in its stored form, or None if `raw` is not a UUID."""
+    return canonical_uuid(raw)
+
+
 @bp.get("/commands/<request_id>")
 def command_status(request_id: str) -> Response:
+    session = existing_session_id()
+    if session is None or not REQUEST_ID_PATTERN.fullmatch(request_id):
+        raise _not_found("command")
     with reader().connect() as connection:
-        record = command_log.get(connection, request_id)
+        record = command_log.get(connection, command_log.command_id(session, request_id))
     if record is None:
         raise _not_found("command")
     return jsonify(read_models.command_status(record))
@@ -27,8 +42,11 @@ def command_status(request_id: str) -> Response:
 
 @bp.get("/orders/<order_id>")
 def order(order_id: str) -> Response:
+    parsed = parse_order_id(order_id)
+    if parsed is None:
+        raise _not_found("order")
     with reader().connect() as connection:
-        found = read_models.order(connection, order_id)
+        found = read_models.order(connection, parsed, existing_session_id())
     if found is None:
         raise _not_found("order")
     return jsonify(found)
@@ -36,15 +54,19 @@ def order(order_id: str) -> Response:
 
 @bp.get("/orders/<order_id>/events")
 def order_events(order_id: str) -> Response:
+    parsed = parse_order_id(order_id)
+    if parsed is None:
+        raise _not_found("order")
     with reader().connect() as connection:
-        if read_models.order(connection, order_id) is None:
+        if read_models.order(connection, parsed, existing_session_id()) is None:
             raise _not_found("order")
-        return jsonify({"events": read_models.order_events(connection, order_id)})
+        return jsonify({"events": read_models.order_events(connection, parsed)})
 
 
 def _positive(name: str, default: int, highest: int) -> int:
     raw = request.args.get(name, str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= highest:
+    # isascii: "²".isdigit() is true, and int("²") raises.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= highest:
         raise ApiError(
             422, "validation_failed", f"{name} must be 1 to {highest}", fields={name: ["invalid"]}
         )
@@ -53,7 +75,7 @@ def _positive(name: str, default: int, highest: int) -> int:
 
 @bp.get("/orders")
 def my_orders() -> Response:
-    page = _positive("page", 1, 1_000_000)
+    page = _positive("page", 1, MAX_PAGE)
     per_page = _positive("per_page", 20, MAX_PER_PAGE)
     with reader().connect() as connection:
         items, more = read_models.orders_of_session(

@@ -7,10 +7,11 @@ the domain command is still built afterwards and validates itself.
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from domain import commands as rules
 from web.api import messages
+from web.api.formats import canonical_uuid, price_from_number, price_from_text
 
 REQUIRED = {"required": messages.REQUIRED, "null": messages.REQUIRED}
 
@@ -21,7 +22,11 @@ def _no_control_characters(value: str) -> None:
 
 
 class TrimmedText(fields.String):
-    """Text that is trimmed before its length is checked."""
+    """Text that is trimmed before its length (1 to `longest`) is checked."""
+
+    def __init__(self, longest: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.longest = longest
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -35,10 +40,55 @@ def text_field(longest: int, empty: str = messages.REQUIRED) -> TrimmedText:
             raise ValidationError(messages.TOO_LONG.format(longest=longest))
 
     return TrimmedText(
+        longest,
         required=True,
         error_messages={"required": empty, "null": empty, "invalid": messages.NOT_TEXT},
         validate=[length, _no_control_characters],
     )
+
+
+class Price(fields.Field):
+    """A unit price: a decimal string ("12.50") or a JSON number that is a whole number of
+    cents; above 0 and at most 100000 (web/api/formats.py has the exact rule)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str):
+            price = price_from_text(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            price = price_from_number(value)
+        else:
+            price = None
+        if price is None:
+            raise ValidationError(_what_is_wrong_with(value))
+        return price
+
+
+def _what_is_wrong_with(price: Any) -> str:
+    """The page's words for a refused price: out of range if it is otherwise a plain price
+    with at most 2 decimals, else not a price at all."""
+    try:
+        amount = Decimal(str(price)) if isinstance(price, str | int | float) else None
+    except ArithmeticError:
+        amount = None
+    if (
+        amount is not None
+        and not isinstance(price, bool)
+        and amount.is_finite()
+        and amount.as_tuple().exponent >= -2  # type: ignore[operator]
+        and not Decimal(0) < amount <= rules.MAX_UNIT_PRICE
+    ):
+        return messages.PRICE_RANGE
+    return messages.PRICE_FORMAT
+
+
+class CanonicalUUID(fields.String):
+    """A UUID in its hyphenated form (any case), returned lower-case."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        found = canonical_uuid(super()._deserialize(value, attr, data, **kwargs))
+        if found is None:
+            raise ValidationError(messages.UUID)
+        return found
 
 
 class StrictSchema(Schema):
@@ -54,19 +104,7 @@ class OrderLineSchema(StrictSchema):
         error_messages={**REQUIRED, "invalid": messages.QUANTITY, "too_large": messages.QUANTITY},
         validate=validate.Range(1, rules.MAX_QUANTITY, error=messages.QUANTITY),
     )
-    unit_price = fields.Decimal(
-        required=True, allow_nan=False, as_string=True,
-        error_messages={
-            **REQUIRED, "invalid": messages.PRICE_FORMAT, "special": messages.PRICE_FORMAT,
-        },
-    )
-
-    @validates("unit_price")
-    def _price(self, value: Decimal, **_kwargs: Any) -> None:
-        if value.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ValidationError(messages.PRICE_FORMAT)
-        if not Decimal(0) < value <= rules.MAX_UNIT_PRICE:
-            raise ValidationError(messages.PRICE_RANGE)
+    unit_price = Price(required=True, error_messages=REQUIRED)
 
 
 class PlaceOrderSchema(StrictSchema):
@@ -77,7 +115,7 @@ class PlaceOrderSchema(StrictSchema):
         error_messages=REQUIRED,
         validate=validate.Length(1, rules.MAX_LINES, error=messages.LINES),
     )
-    order_id = fields.UUID()
+    order_id = CanonicalUUID()
 
 
 class EmptySchema(StrictSchema):
