@@ -14,10 +14,14 @@ autogenerate=True, rev_id='0002')"
 then read and tidy the generated file: autogenerate is a draft, not the migration.
 """
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -46,3 +50,14 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str) -> None:
     """Take the database back to `revision` (`"base"` drops everything orderwire made)."""
     command.downgrade(alembic_config(database_url), revision)
+
+
+@cache
+def code_head() -> str | None:
+    """The revision this code's schema is: the head of the packaged migrations."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def database_revision(connection: Connection) -> str | None:
+    """The revision the database was migrated to (None: never migrated by Alembic)."""
+    return MigrationContext.configure(connection).get_current_revision()

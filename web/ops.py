@@ -10,6 +10,7 @@ from prometheus_client import (
 from sqlalchemy import text
 
 from orderwire.metrics import OrderwireCollector
+from orderwire.migrate import code_head, database_revision
 
 bp = Blueprint("ops", __name__)
 
@@ -22,12 +23,17 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when the database and Redis answer; 503 naming each one that does not."""
+    """200 when the database and Redis answer and the database's schema is the one this code
+    was written for; 503 naming each one that is not (a host pointed at the wrong database,
+    or one nobody migrated, must not take traffic)."""
     services = current_app.extensions["orderwire"]
     down: dict[str, str] = {}
     try:
         with services.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            revision = database_revision(connection)
+        if revision != code_head():
+            down["database"] = f"schema is at {revision or 'no revision'}, not {code_head()}"
     except Exception as error:
         down["database"] = type(error).__name__
     try:
