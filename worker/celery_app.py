@@ -6,12 +6,14 @@ child bootstraps its own engine and clients on its first task (worker/runtime.py
 
 import signal
 
-from celery.signals import setup_logging, worker_process_init, worker_shutting_down
+from celery.app import trace
+from celery.signals import celeryd_init, setup_logging, worker_process_init, worker_shutting_down
 
 from orderwire.config import ConfigError, Settings
 from orderwire.logs import configure_logging
 from orderwire.task_queue import create_celery
 from worker import runtime
+from worker.node_names import unique_node_name
 from worker.tasks import register_tasks
 
 try:
@@ -25,6 +27,13 @@ register_tasks(app, runtime.current)
 @setup_logging.connect
 def _json_logs(**_kwargs: object) -> None:
     configure_logging(settings.log_level, process="worker")
+
+
+@celeryd_init.connect
+def _unique_node_name(instance: object, **_kwargs: object) -> None:
+    # Sent before the worker sets up its mailbox, events and queues: each uses the new name.
+    instance.hostname = unique_node_name(instance.hostname)  # type: ignore[attr-defined]
+    trace.setup_worker_optimizations(instance.app, instance.hostname)  # type: ignore[attr-defined]
 
 
 @worker_process_init.connect
