@@ -35,6 +35,7 @@ from orderwire.pipeline.retries import RetryPolicy, RetryTransient
 from orderwire.pipeline.transaction import RunInTransaction
 from orderwire.pipeline.validation import BuildCommand
 from orderwire.pipeline.verdicts import Verdicts
+from orderwire.redis_clients import redis_client as make_redis_client
 from orderwire.sweeper import CommandSweeper
 from orderwire.task_queue import CommandQueue, create_celery
 
@@ -70,9 +71,7 @@ def bootstrap(
 ) -> Orderwire:
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
-    redis_client = redis_client or redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
-    )
+    redis_client = redis_client or make_redis_client(settings)
     celery = celery or create_celery(settings)
     queue = CommandQueue(celery)
     subscribers_by_type = (

@@ -62,12 +62,13 @@ def cmd_flower(_args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    import redis
-
+    from orderwire.redis_clients import redis_client
     from orderwire.tail import tail
 
     with contextlib.suppress(KeyboardInterrupt):
-        tail(redis.Redis.from_url(_settings().redis_url), limit=args.limit)
+        # No socket timeout: a quiet system sends nothing for a long time, and that is fine.
+        client = redis_client(_settings(), socket_timeout=None, health_check_interval=0)
+        tail(client, limit=args.limit)
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from orderwire.config import ConfigError, Settings, safe_url, var_dir
 from orderwire.local_redis import PrivateRedis
+from orderwire.redis_clients import describe
 
 
 def _flower_credentials(var: Path) -> str:
@@ -31,7 +32,7 @@ def run(procfile: str = "Procfile") -> int:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("FLOWER_BASIC_AUTH", _flower_credentials(var))
     private_redis = None
-    if not env.get("REDIS_URL"):
+    if not env.get("REDIS_URL") and not env.get("REDIS_SENTINELS"):
         private_redis = PrivateRedis(var / "redis", appendonly=True).start()
         env["REDIS_URL"] = private_redis.url
     try:
@@ -50,7 +51,7 @@ def run(procfile: str = "Procfile") -> int:
             f"  page    http://127.0.0.1:{settings.port}/\n"
             f"  Flower  http://127.0.0.1:{settings.flower_port}/"
             f"  (user {user}, password {password})\n"
-            f"  Redis   {settings.redis_url}{' (private)' if private_redis else ''}\n"
+            f"  Redis   {describe(settings)}{' (private)' if private_redis else ''}\n"
             f"  DB      {safe_url(settings.database_url)}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,

@@ -19,6 +19,7 @@ Each setting below is there for a promise in the README ("What orderwire promise
 from celery import Celery
 
 from orderwire.config import Settings
+from orderwire.redis_clients import celery_broker
 
 
 def command_task_name(command: str) -> str:
@@ -30,12 +31,16 @@ def subscriber_task_name(subscriber: str) -> str:
 
 
 def create_celery(settings: Settings) -> Celery:
-    app = Celery("orderwire", broker=settings.redis_url, set_as_current=False)
+    broker_url, transport_options = celery_broker(settings)
+    app = Celery("orderwire", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            **transport_options,  # Sentinel: the master's name (orderwire/redis_clients.py)
+        },
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         task_ignore_result=True,
