@@ -29,6 +29,7 @@ from orderwire.pipeline import Step, compose
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
 from orderwire.pipeline.idempotency import SkipFinished
+from orderwire.pipeline.lease import HoldLease
 from orderwire.pipeline.logs import log_command
 from orderwire.pipeline.measure import MeasureCommand
 from orderwire.pipeline.retries import RetryPolicy, RetryTransient
@@ -79,7 +80,11 @@ def bootstrap(
         if after_commit_subscribers is None
         else after_commit_subscribers
     )
-    publisher = RedisEventPublisher(redis_client, history_length=settings.history_length)
+    publisher = RedisEventPublisher(
+        redis_client,
+        history_length=settings.history_length,
+        replicas=1 if settings.redis_sentinels else 0,
+    )
     metrics = MetricsRecorder(redis_client)
 
     def publish(batch: list[OutboxEvent]) -> None:
@@ -99,6 +104,7 @@ def bootstrap(
             SkipFinished(engine),
             MeasureCommand(metrics),
             BuildCommand(verdicts),
+            HoldLease(engine, renew_every=settings.lease_renew_seconds),
             RetryTransient(
                 engine,
                 verdicts,

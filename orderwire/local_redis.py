@@ -26,11 +26,17 @@ class PrivateRedis:
     """`with PrivateRedis(dir) as server:` starts redis-server on loopback and stops it after."""
 
     def __init__(
-        self, directory: Path, *, port: int | None = None, appendonly: bool = False
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.extra_args = extra_args  # e.g. ("--replicaof", host, port), or TLS options
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,6 +55,7 @@ class PrivateRedis:
                 "--appendonly", "yes" if self.appendonly else "no",
                 "--maxmemory-policy", "noeviction",
                 "--logfile", str(self.directory / "redis.log"),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -184,3 +184,18 @@ def stale(
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     return [(row.request_id, row.command) for row in connection.execute(query)]
+
+
+RENEW_LEASES = (
+    update(commands)
+    .where(
+        commands.c.request_id.in_(bindparam("request_ids", expanding=True)),
+        commands.c.status == CommandStatus.RUNNING,
+    )
+    .values(touched_at=database_now())
+)
+
+
+def renew_leases(connection: Connection, request_ids: list[str]) -> None:
+    """A live worker still holds these running commands (orderwire/pipeline/lease.py)."""
+    connection.execute(RENEW_LEASES, {"request_ids": request_ids})

@@ -21,6 +21,8 @@ from orderwire.db.outbox import OutboxEvent
 from orderwire.messaging.envelope import channel_for
 from orderwire.messaging.keys import LIVE_CHANNEL, POSITION_PREFIX, STREAM_PREFIX
 
+REPLICA_WAIT_MS = 1000
+
 PUBLISH_SCRIPT = """
 local event_id, channel, envelope = ARGV[1], ARGV[2], ARGV[3]
 local maxlen, ttl = ARGV[4], tonumber(ARGV[5])
@@ -52,9 +54,18 @@ class RedisEventPublisher:
     """Publishes outbox events; raises redis errors (the caller then leaves them for the relay)."""
 
     def __init__(
-        self, client: redis.Redis, *, history_length: int = 10_000, history_ttl: int = 25 * 3600
+        self,
+        client: redis.Redis,
+        *,
+        history_length: int = 10_000,
+        history_ttl: int = 25 * 3600,
+        replicas: int = 0,
     ) -> None:
         self.client = client
+        # Under Sentinel: wait (up to 1 s) for a replica to hold what was just written before
+        # the events count as published, so a failover right after keeps them in the
+        # history that resuming pages read. No replica in time: published all the same.
+        self.replicas = replicas
         self.history_length = history_length
         self.history_ttl = history_ttl
         self._script_sha = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()
@@ -94,4 +105,6 @@ class RedisEventPublisher:
             )
         if also is not None:
             also(pipe)
+        if self.replicas:
+            pipe.execute_command("WAIT", self.replicas, REPLICA_WAIT_MS)
         pipe.execute()
