@@ -87,14 +87,11 @@ class SentinelSet:
     def _everyone_knows_everyone(self) -> bool:
         for port in self.sentinel_ports:
             try:
-                state = redis.Redis(port=port, socket_timeout=1).execute_command(
-                    "SENTINEL", "MASTER", MASTER_NAME
-                )
+                state = redis.Redis(port=port, socket_timeout=1).sentinel_master(MASTER_NAME)
             except redis.RedisError:
                 return False
-            fields = dict(zip(state[::2], state[1::2], strict=True))
-            others = int(fields[b"num-other-sentinels"])
-            if others < len(self.sentinel_ports) - 1 or int(fields[b"num-slaves"]) < 1:
+            others = int(state["num-other-sentinels"])
+            if others < len(self.sentinel_ports) - 1 or int(state["num-slaves"]) < 1:
                 return False
         return True
 
