@@ -3,7 +3,9 @@
 For each session in the event's audience the script appends the envelope to that
 session's stream (the history a reconnecting page resumes from) unless it is
 there already, then PUBLISHes the envelope on `orderwire.events.<type>` (the
-contract) and on the internal live channel with the stream positions.
+contract) and, with the stream positions, on the live channel of each web process
+that holds a socket of one of those sessions (their routes), and only there: a web
+process never decodes events of sessions it does not serve.
 
 Being one script, "appended to the stream" and "published live" happen together:
 a web process that subscribed before reading the stream can never miss an event
@@ -19,7 +21,12 @@ from redis.exceptions import NoScriptError
 
 from orderwire.db.outbox import OutboxEvent
 from orderwire.messaging.envelope import channel_for
-from orderwire.messaging.keys import LIVE_CHANNEL, POSITION_PREFIX, STREAM_PREFIX
+from orderwire.messaging.keys import (
+    LIVE_CHANNEL_PREFIX,
+    POSITION_PREFIX,
+    ROUTE_PREFIX,
+    STREAM_PREFIX,
+)
 
 REPLICA_WAIT_MS = 1000
 
@@ -44,8 +51,14 @@ for i = 6, #ARGV do
 end
 if any then redis.call('EXPIRE', marker, ttl) end
 redis.call('PUBLISH', channel, envelope)
-local encoded = any and cjson.encode(positions) or '{}'
-redis.call('PUBLISH', KEYS[3], '{"positions":' .. encoded .. ',"envelope":' .. envelope .. '}')
+local hubs = {}
+for i = 6, #ARGV do
+  for _, hub in ipairs(redis.call('SMEMBERS', KEYS[4] .. ARGV[i])) do hubs[hub] = true end
+end
+if next(hubs) then
+  local live = '{"positions":' .. cjson.encode(positions) .. ',"envelope":' .. envelope .. '}'
+  for hub in pairs(hubs) do redis.call('PUBLISH', KEYS[3] .. hub, live) end
+end
 return 1
 """
 
@@ -92,10 +105,11 @@ class RedisEventPublisher:
         for event in batch:
             pipe.evalsha(
                 self._script_sha,
-                3,
+                4,
                 POSITION_PREFIX,
                 STREAM_PREFIX,
-                LIVE_CHANNEL,
+                LIVE_CHANNEL_PREFIX,
+                ROUTE_PREFIX,
                 event.event_id,
                 channel_for(event.type),
                 event.envelope,
