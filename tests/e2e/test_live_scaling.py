@@ -16,7 +16,7 @@ import pytest
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import free_port
-from tests.e2e.live_tools import publish_notes, session_id_of
+from tests.e2e.live_tools import publish_notes, read_until, session_id_of
 from tests.harness import LiveClient, System
 from tests.waiting import wait_for
 
@@ -100,7 +100,5 @@ def test_each_web_process_pays_for_its_own_sessions_only(
 
 
 def drain(client: LiveClient, count: int) -> None:
-    wait_for(
-        lambda: len(client.events) >= count or (client.next_frame(timeout=5) and False),
-        timeout=60, interval=0, what=f"{count} events on a socket",
-    )
+    read_until(client, lambda events: len(events) >= count, timeout=60,
+               what=f"{count} events on a socket")

@@ -8,19 +8,18 @@ event it saw before the failover, gets all of its orders' events with no resync.
 """
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import websocket
 from sqlalchemy import Engine, func, select
 
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, metadata, orders
+from tests.e2e.live_tools import placed_orders, read_until
 from tests.harness import LiveClient, System
 from tests.sentinel_set import SentinelSet
 from tests.waiting import wait_for
@@ -153,25 +152,12 @@ def test_a_master_killed_under_load_loses_and_doubles_nothing(
         first = _order_of(live[index], seen_before[index])
         expected = {order_id for owner, order_id in accepted if owner == index} - {first}
         with system.websocket(page, after=seen_before[index]) as resumed:
-            wait_for_orders(resumed, expected)
+            read_until(resumed, lambda events, expected=expected: expected
+                       <= placed_orders(events), what="the page's orders after resuming")
             kinds = {frame["kind"] for frame in resumed.frames}
             ids = [event["id"] for event in resumed.events]
         assert "resync" not in kinds
         assert len(ids) == len(set(ids))  # nothing twice
-
-
-def wait_for_orders(client: LiveClient, expected: set[str], timeout: float = 30) -> None:
-    def placed() -> set[str]:
-        return {e["aggregate_id"] for e in client.events if e["type"] == "OrderPlaced"}
-
-    deadline = time.monotonic() + timeout
-    while not expected <= placed():
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"missing after resume: {sorted(expected - placed())}"
-        try:
-            client.next_frame(timeout=remaining)
-        except websocket.WebSocketTimeoutException:
-            continue
 
 
 def _order_of(client: LiveClient, event_id: str) -> str | None:
