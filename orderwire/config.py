@@ -248,6 +248,11 @@ class Settings:
             _production_requires(env)
         networks, hops = _trusted_proxies(env)
         sentinels, sentinel_master = _sentinels(env)
+        if sentinels and (env.get("REDIS_URL") or "").startswith("rediss://"):
+            # Not built: TLS to the data nodes found through Sentinels. Say so at start-up
+            # instead of connecting in clear to what the operator meant to reach over TLS.
+            problem = "rediss:// together with REDIS_SENTINELS is not supported; use redis://"
+            raise ConfigError("REDIS_URL", problem)
         lease = _integer(env, "ORDERWIRE_LEASE_RENEW_SECONDS", 5, 1, 3600)
         running_after = _integer(env, "ORDERWIRE_SWEEP_RUNNING_AFTER", 20, 1, 86400)
         if running_after < 3 * lease:

@@ -141,6 +141,8 @@ def test_production_takes_a_sentinel_set_instead_of_a_redis_url() -> None:
         ({"TRUSTED_PROXIES": "0"}, "TRUSTED_PROXIES"),
         ({"TRUSTED_PROXIES": "11"}, "TRUSTED_PROXIES"),
         ({"ORDERWIRE_SWEEP_RUNNING_AFTER": "10"}, "ORDERWIRE_SWEEP_RUNNING_AFTER"),
+        ({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m", "REDIS_URL": "rediss://h"},
+         "REDIS_URL"),
     ],
 )
 def test_bad_deployment_settings_are_refused_by_name(env: dict[str, str], variable: str) -> None:
