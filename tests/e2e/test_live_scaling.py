@@ -13,8 +13,6 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from orderwire.db.engine import make_engine
-from orderwire.db.tables import metadata
 from orderwire.local_redis import free_port
 from tests.e2e.live_tools import publish_notes, read_until, session_id_of
 from tests.harness import LiveClient, System
@@ -31,9 +29,7 @@ PADDING = 600  # bytes of text per event, about a real envelope's size
 def webs(tmp_path) -> Iterator[tuple[System, list[int]]]:  # type: ignore[no-untyped-def]
     system = System(tmp_path, env={"ORDERWIRE_RATE_LIMIT": "off"})
     system.redis.start()
-    engine = make_engine(system.database_url)
-    metadata.create_all(engine)
-    engine.dispose()
+    system.create_schema()
     ports = [free_port() for _ in SESSIONS_PER_WEB]
     try:
         for index, port in enumerate(ports):

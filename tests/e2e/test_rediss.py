@@ -14,8 +14,6 @@ import pytest
 import redis
 import trustme
 
-from orderwire.db.engine import make_engine
-from orderwire.db.tables import metadata
 from orderwire.local_redis import free_port
 from tests.harness import System
 from tests.waiting import wait_for
@@ -67,14 +65,8 @@ def tls_redis(tmp_path: Path) -> Iterator[str]:
 def test_the_whole_system_runs_over_rediss(tls_redis: str, tmp_path: Path) -> None:
     system = System(tmp_path / "system", env={"REDIS_URL": tls_redis})
     try:
-        engine = make_engine(system.database_url)
-        metadata.create_all(engine)
-        engine.dispose()
-        system.start_web()
-        system.start_worker()
-        system.start_relay_process()
-        wait_for(system._web_ready, timeout=30, what="gunicorn to answer /healthz")
-        system.wait_for_worker()
+        system.create_schema()
+        system.start_processes()
 
         page = system.new_session()
         with system.websocket(page) as live:

@@ -17,13 +17,11 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from orderwire.db.command_log import UNFINISHED
-from orderwire.db.engine import make_engine
-from orderwire.db.tables import commands, events, metadata, orders
 from orderwire.local_redis import free_port
 from tests.e2e.live_tools import placed_orders, read_until
+from tests.e2e.outcomes import assert_each_command_ended_once
 from tests.harness import BIN, LiveClient, System
 from tests.sentinel_set import SentinelSet
 from tests.waiting import wait_for
@@ -54,17 +52,11 @@ def deployment(tmp_path) -> Iterator[tuple[System, SentinelSet]]:  # type: ignor
 
 
 def start_without_a_redis_of_its_own(system: System) -> None:
-    engine = make_engine(system.database_url)
-    metadata.create_all(engine)
-    engine.dispose()
-    system.start_web()
-    system.start_worker()
-    system.start_relay_process()
+    system.create_schema()
+    system.start_processes()
     system._spawn("tail", [str(BIN / "orderwire"), "tail"])
     system._spawn("flower", [str(BIN / "orderwire"), "flower"],
                   {"FLOWER_PORT": str(system.flower_port)})
-    wait_for(system._web_ready, timeout=30, what="gunicorn to answer /healthz")
-    system.wait_for_worker()
     wait_for(lambda: flower_get(system, "/api/workers") is not None, timeout=60,
              what="Flower to answer")
 
@@ -158,30 +150,7 @@ def test_a_master_killed_under_load_loses_and_doubles_nothing(
         for socket in sockets:
             socket.__exit__(None, None, None)
 
-    engine = make_engine(system.database_url)
-    try:
-        unfinished = select(func.count()).select_from(commands).where(
-            commands.c.status.in_(UNFINISHED)
-        )
-        wait_for(lambda: count(engine, unfinished) == 0, timeout=90,
-                 what="every accepted command to end")
-        failed = select(func.count()).select_from(commands).where(
-            commands.c.status != "succeeded"
-        )
-        assert count(engine, failed) == 0
-        placed = {order_id for _, order_id in accepted}
-        assert count(engine, select(func.count()).select_from(orders)) == len(placed)
-        placed_events = select(func.count()).select_from(events).where(
-            events.c.type == "OrderPlaced"
-        )
-        assert count(engine, placed_events) == len(placed)  # none twice
-        unpublished = select(func.count()).select_from(events).where(
-            events.c.published_at.is_(None)
-        )
-        wait_for(lambda: count(engine, unpublished) == 0, timeout=30,
-                 what="every committed event to be published")
-    finally:
-        engine.dispose()
+    assert_each_command_ended_once(system.database_url, {order for _, order in accepted})
 
     # Flower and tail followed the master too: they see what happened after the failover.
     [(_, last_order), last_key] = after_failover[-1]

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 import websocket
 
-from orderwire.db.engine import make_engine
-from orderwire.db.tables import metadata
 from tests.harness import System
 from tests.tls_proxy import TlsProxy
 from tests.waiting import wait_for
@@ -38,9 +36,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         env={"TRUSTED_PROXIES": f"{PROXY_ADDRESS}/32", "ORDERWIRE_RATE_LIMIT": "3/86400"},
     )
     system.redis.start()
-    engine = make_engine(system.database_url)
-    metadata.create_all(engine)
-    engine.dispose()
+    system.create_schema()
     system.start_web()
     try:
         wait_for(system._web_ready, timeout=30, what="gunicorn to answer /healthz")
