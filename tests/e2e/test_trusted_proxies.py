@@ -100,6 +100,9 @@ def test_each_client_behind_the_proxy_has_its_own_rate_limit(
     log = (web.logs / "web.log").read_text()
     refused = [json.loads(line) for line in log.splitlines() if "rate_limit.refused" in line]
     assert refused and {line["client"] for line in refused} == {first}
+    accepted = [json.loads(line) for line in log.splitlines() if "command.accepted" in line]
+    assert {line["client"] for line in accepted} >= {first, second}
+    assert PROXY_ADDRESS not in {line["client"] for line in accepted}
 
 
 def test_forwarded_headers_from_a_client_that_is_not_a_proxy_are_ignored(web: System) -> None:
