@@ -18,7 +18,7 @@ import redis
 from redis.connection import parse_url
 from redis.sentinel import Sentinel
 
-from orderwire.config import Settings
+from orderwire.config import Settings, safe_url
 
 # Short timeouts: a dead master must be noticed in seconds, so that the next connection
 # asks the Sentinels again instead of waiting for the kernel to give up.
@@ -68,8 +68,6 @@ def celery_broker(settings: Settings) -> tuple[str, dict[str, Any]]:
 def describe(settings: Settings) -> str:
     """Where Redis is, for start-up banners and logs (no passwords)."""
     if not settings.redis_sentinels:
-        from orderwire.config import safe_url
-
         return safe_url(settings.redis_url)
     listed = ",".join(f"{_host(host)}:{port}" for host, port in settings.redis_sentinels)
     return f"master {settings.redis_sentinel_master!r} of Sentinels {listed}"

@@ -68,5 +68,7 @@ class TrustedProxies:
             ip = ipaddress.ip_address(address.strip("[]"))
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped  # a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
         return any(ip in network for network in self.networks)
 

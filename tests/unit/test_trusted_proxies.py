@@ -60,3 +60,8 @@ def test_ipv6_proxies_and_garbage_in_the_chain() -> None:
     assert as_seen(trusted, "fd00::1", **{"X-Forwarded-For": "2001:db8::7"})[0] == "2001:db8::7"
     garbage = {"X-Forwarded-For": "not-an-address, fd00::2"}
     assert as_seen(trusted, "fd00::1", **garbage)[0] == "not-an-address"
+
+
+def test_an_ipv4_proxy_seen_through_a_dual_stack_socket_is_still_trusted() -> None:
+    trusted = wrapped(networks=("10.0.0.0/8",))
+    assert as_seen(trusted, "::ffff:10.0.0.5", **FORWARDED)[0] == "198.51.100.1"
