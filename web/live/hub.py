@@ -44,6 +44,9 @@ class LiveHub:
         self.messages_received = 0  # live messages this process had to decode
         self._by_session: dict[str, set[LiveConnection]] = defaultdict(set)
         self._lock = threading.Lock()
+        # Serialises route writes with the "no socket of this session is left" check, so a
+        # socket closing cannot remove the route a new socket of its session just wrote.
+        self._routes_lock = threading.Lock()
         self._subscribed = threading.Event()
         self._started = False
         self._stopping = False
@@ -65,7 +68,8 @@ class LiveHub:
         try:
             # Before the caller reads the history: an event published after this is routed
             # here, one published before it is in the history.
-            self._add_routes([session_id])
+            with self._routes_lock:
+                self._add_routes([session_id])
         except (redis.RedisError, OSError):
             self.unregister(connection)
             return None
@@ -83,8 +87,11 @@ class LiveHub:
         if last:
             # Best effort: a route left behind only costs a publish nobody reads, until it
             # expires or a new socket of the session comes back here.
-            with contextlib.suppress(redis.RedisError, OSError):
-                self.client.srem(session_route(connection.session_id), self.hub_id)
+            with self._routes_lock, contextlib.suppress(redis.RedisError, OSError):
+                with self._lock:
+                    came_back = connection.session_id in self._by_session
+                if not came_back:
+                    self.client.srem(session_route(connection.session_id), self.hub_id)
 
     def shutdown(self) -> None:
         """Tell every connection the server is going away (they close with 1001)."""
