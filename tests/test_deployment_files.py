@@ -124,7 +124,7 @@ def test_health_checks_probe_what_they_should(services):
         return " ".join(services[name]["healthcheck"]["test"])
 
     assert "/healthz" in check("web") and ":5000" in check("web")
-    assert "inspect ping" in check("worker") and "@$$HOSTNAME" in check("worker")
+    assert "inspect ping" in check("worker") and "worker@$$HOSTNAME" in check("worker")
     assert "relay" in check("relay")
     assert "FLOWER_BASIC_AUTH" in check("flower") and "Authorization" in check("flower")
     assert "redis-cli ping" in check("redis")

@@ -11,9 +11,10 @@ from celery.signals import celeryd_init, setup_logging, worker_process_init, wor
 
 from orderwire.config import ConfigError, Settings
 from orderwire.logs import configure_logging
+from orderwire.redis_clients import redis_client
 from orderwire.task_queue import create_celery
 from worker import runtime
-from worker.node_names import unique_node_name
+from worker.node_names import NodeNameClaim
 from worker.tasks import register_tasks
 
 try:
@@ -31,9 +32,12 @@ def _json_logs(**_kwargs: object) -> None:
 
 @celeryd_init.connect
 def _unique_node_name(instance: object, **_kwargs: object) -> None:
-    # Sent before the worker sets up its mailbox, events and queues: each uses the new name.
-    instance.hostname = unique_node_name(instance.hostname)  # type: ignore[attr-defined]
+    # Sent before the worker sets up its mailbox, events and queues: each uses the name
+    # chosen here (worker/node_names.py).
+    claim = NodeNameClaim(redis_client(settings, socket_timeout=2))
+    instance.hostname = claim.claim(instance.hostname)  # type: ignore[attr-defined]
     trace.setup_worker_optimizations(instance.app, instance.hostname)  # type: ignore[attr-defined]
+    claim.keep_renewing()
 
 
 @worker_process_init.connect

@@ -111,7 +111,7 @@ def test_a_command_shows_as_a_task_named_after_it_with_the_request_id(
     assert task["args"] == repr([request_id])  # the id only: the data stays in the database
     assert task["kwargs"] == "{}"
     # Received and started come from the worker's own events: worker events are on.
-    assert task["received"] and task["started"] and task["worker"].startswith("worker-")
+    assert task["received"] and task["started"] and task["worker"].startswith("worker@")
 
 
 def test_what_a_customer_typed_never_reaches_flowers_pages(system: System, flower: Flower) -> None:
