@@ -33,8 +33,8 @@ from sqlalchemy import Engine
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
-from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
+from orderwire.migrate import upgrade
 from tests.recorded_commands import command_count, command_row
 from web import create_app
 
@@ -66,11 +66,12 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture(scope="module")
 def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """One SQLite app for the whole schemathesis run (its examples need no isolation)."""
+    """One SQLite app for the whole schemathesis run (its examples need no isolation), on a
+    migrated database as deployed (`/readyz` checks the schema's revision)."""
     directory: Path = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{directory / 'orderwire.db'}"
+    upgrade(url)
     engine = make_engine(url)
-    metadata.create_all(engine)
     with PrivateRedis(directory / "redis") as server:
         yield make_app(url, server.url, engine)
     engine.dispose()
