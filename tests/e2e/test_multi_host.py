@@ -13,6 +13,7 @@ import json
 import signal
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,8 +97,12 @@ class Deployment:
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     with Hosts(2) as hosts:
         if not hosts.isolated:
-            print(f"\nmulti-host test without network namespaces: {hosts.why_not_isolated}; "
-                  "each host is processes on loopback with ports of their own")
+            # A warning, not a print: pytest's summary shows it without -s.
+            warnings.warn(
+                f"multi-host test without network namespaces: {hosts.why_not_isolated}; "
+                "each host is processes on loopback with ports of their own",
+                stacklevel=1,
+            )
         running = Deployment(tmp_path, hosts.hosts)
         try:
             running.start(slow_worker_on=hosts.hosts[0])
