@@ -29,12 +29,14 @@ from orderwire.pipeline import Step, compose
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
 from orderwire.pipeline.idempotency import SkipFinished
+from orderwire.pipeline.lease import HoldLease
 from orderwire.pipeline.logs import log_command
 from orderwire.pipeline.measure import MeasureCommand
 from orderwire.pipeline.retries import RetryPolicy, RetryTransient
 from orderwire.pipeline.transaction import RunInTransaction
 from orderwire.pipeline.validation import BuildCommand
 from orderwire.pipeline.verdicts import Verdicts
+from orderwire.redis_clients import redis_client as make_redis_client
 from orderwire.sweeper import CommandSweeper
 from orderwire.task_queue import CommandQueue, create_celery
 
@@ -71,9 +73,7 @@ def bootstrap(
 ) -> Orderwire:
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
-    redis_client = redis_client or redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
-    )
+    redis_client = redis_client or make_redis_client(settings)
     celery = celery or create_celery(settings)
     queue = CommandQueue(celery)
     subscribers_by_type = (
@@ -82,7 +82,10 @@ def bootstrap(
         else after_commit_subscribers
     )
     publisher = RedisEventPublisher(
-        redis_client, history_length=settings.history_length, feed_maxlen=settings.feed_maxlen
+        redis_client,
+        history_length=settings.history_length,
+        feed_maxlen=settings.feed_maxlen,
+        replicas=1 if settings.redis_sentinels else 0,
     )
     metrics = MetricsRecorder(redis_client)
 
@@ -103,6 +106,7 @@ def bootstrap(
             SkipFinished(engine),
             MeasureCommand(metrics),
             BuildCommand(verdicts),
+            HoldLease(engine, renew_every=settings.lease_renew_seconds),
             RetryTransient(
                 engine,
                 verdicts,

@@ -100,8 +100,6 @@ def cmd_flower(_args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    import redis
-
     if args.group:
         from orderwire.feed.commands import run_tail_group
 
@@ -110,10 +108,13 @@ def cmd_tail(args: argparse.Namespace) -> int:
         print(f"orderwire tail: {stray} needs --group (the durable feed)", file=sys.stderr)
         return 2
 
+    from orderwire.redis_clients import redis_client
     from orderwire.tail import tail
 
     with contextlib.suppress(KeyboardInterrupt):
-        tail(redis.Redis.from_url(_settings().redis_url), limit=args.limit)
+        # No socket timeout: a quiet system sends nothing for a long time, and that is fine.
+        client = redis_client(_settings(), socket_timeout=None, health_check_interval=0)
+        tail(client, limit=args.limit)
     return 0
 
 
@@ -122,10 +123,12 @@ def cmd_worker_alive(args: argparse.Namespace) -> int:
 
     import redis
 
+    from orderwire.redis_clients import redis_client
+
     node = args.node or f"worker@{socket.gethostname()}"
     settings = _settings()
     within = args.within or worker_liveness.window(settings.worker_probe_seconds)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=3)
+    client = redis_client(settings, socket_timeout=3)
     try:
         age = worker_liveness.seconds_since_consumed(client, node)
     except redis.RedisError as error:

@@ -4,6 +4,7 @@ A bad value raises `ConfigError` naming the variable, so a process stops with a
 message that says what to fix instead of failing later somewhere else.
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,54 @@ def _redis_url(env: Mapping[str, str]) -> str:
     if database and not database.isdigit():
         raise ConfigError("REDIS_URL", f"names database {database!r}; use a number: {shown!r}")
     return url
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[tuple[str, ...], int]:
+    """TRUSTED_PROXIES: addresses/CIDRs of the reverse proxies whose forwarded headers are
+    believed, or a hop count (every peer is a proxy, N deep); (networks, hops), default none."""
+    raw = (env.get("TRUSTED_PROXIES") or "").strip()
+    if raw.isdigit():
+        if not 1 <= int(raw) <= 10:
+            raise ConfigError("TRUSTED_PROXIES", f"a hop count must be 1 to 10, got {raw}")
+        return (), int(raw)
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            problem = f"{item!r} is not an address or CIDR like 10.0.0.5 or 10.0.0.0/24"
+            raise ConfigError("TRUSTED_PROXIES", problem) from None
+    return tuple(networks), 0
+
+
+def _sentinels(env: Mapping[str, str]) -> tuple[tuple[tuple[str, int], ...], str | None]:
+    """REDIS_SENTINELS=host:port,host:port with REDIS_SENTINEL_MASTER=name, both or neither."""
+    raw = (env.get("REDIS_SENTINELS") or "").strip()
+    master = (env.get("REDIS_SENTINEL_MASTER") or "").strip() or None
+    if bool(raw) != bool(master):
+        missing = "REDIS_SENTINEL_MASTER" if raw else "REDIS_SENTINELS"
+        raise ConfigError(missing, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
+    sentinels = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError("REDIS_SENTINELS", f"{item!r} is not host:port")
+        sentinels.append((host, int(port)))
+    return tuple(sentinels), master
+
+
+def _production_requires(env: Mapping[str, str]) -> None:
+    """Production never falls back to a local default: a forgotten variable would otherwise
+    give a host its own SQLite file or Redis, which looks healthy and runs nothing."""
+    if not env.get("DATABASE_URL"):
+        raise ConfigError("DATABASE_URL", "must be set explicitly in production")
+    if not env.get("REDIS_URL") and not env.get("REDIS_SENTINELS"):
+        problem = "must be set explicitly in production (or REDIS_SENTINELS and its master)"
+        raise ConfigError("REDIS_URL", problem)
+    if not env.get("SECRET_KEY"):
+        problem = "must be set explicitly in production (the same on every web host)"
+        raise ConfigError("SECRET_KEY", problem)
 
 
 def var_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -164,9 +213,10 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     command_max_attempts: int = 5
-    # Sweeper: how long a command may sit accepted (never picked up) or running (its worker died).
+    # Sweeper: how long a command may sit accepted (never picked up) or running without its
+    # worker renewing the lease (the worker died; see lease_renew_seconds).
     sweep_accepted_after: int = 30
-    sweep_running_after: int = 180
+    sweep_running_after: int = 20
     # Celery: a task is killed after task_time_limit; the visibility timeout must exceed it.
     task_soft_time_limit: int = 60
     task_time_limit: int = 90
@@ -183,6 +233,17 @@ class Settings:
     # Each worker proves it consumes by sending itself a probe this often (worker_liveness).
     worker_probe_seconds: int = 5
     currency: str = "EUR"
+    # Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (web/proxies.py):
+    # CIDRs, or a hop count; neither: no forwarded header is believed.
+    trusted_proxy_networks: tuple[str, ...] = ()
+    trusted_proxy_hops: int = 0
+    # Redis Sentinel (orderwire/redis_clients.py): every Redis user follows the master.
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str | None = None
+    redis_sentinel_password: str | None = None
+    # A worker renews the lease (touched_at) of the commands it runs this often; the
+    # sweeper takes a running command whose lease is older than sweep_running_after.
+    lease_renew_seconds: int = 5
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -197,6 +258,21 @@ class Settings:
             problem = f"must be development, production or test, got {environment!r}"
             raise ConfigError("ORDERWIRE_ENV", problem)
         production = environment == "production"
+        if production:
+            _production_requires(env)
+        networks, hops = _trusted_proxies(env)
+        sentinels, sentinel_master = _sentinels(env)
+        if sentinels and (env.get("REDIS_URL") or "").startswith("rediss://"):
+            # Not built: TLS to the data nodes found through Sentinels. Say so at start-up
+            # instead of connecting in clear to what the operator meant to reach over TLS.
+            problem = "rediss:// together with REDIS_SENTINELS is not supported; use redis://"
+            raise ConfigError("REDIS_URL", problem)
+        lease = _integer(env, "ORDERWIRE_LEASE_RENEW_SECONDS", 5, 1, 3600)
+        running_after = _integer(env, "ORDERWIRE_SWEEP_RUNNING_AFTER", 20, 1, 86400)
+        if running_after < 3 * lease:
+            # A live worker must get at least two renewals in before its lease looks expired.
+            problem = f"must be at least 3 x ORDERWIRE_LEASE_RENEW_SECONDS ({3 * lease})"
+            raise ConfigError("ORDERWIRE_SWEEP_RUNNING_AFTER", problem)
         return cls(
             redis_url=_redis_url(env),
             database_url=_database_url(env),
@@ -209,7 +285,7 @@ class Settings:
             log_level=_log_level(env),
             command_max_attempts=_integer(env, "ORDERWIRE_COMMAND_MAX_ATTEMPTS", 5, 1, 100),
             sweep_accepted_after=_integer(env, "ORDERWIRE_SWEEP_ACCEPTED_AFTER", 30, 1, 86400),
-            sweep_running_after=_integer(env, "ORDERWIRE_SWEEP_RUNNING_AFTER", 180, 1, 86400),
+            sweep_running_after=running_after,
             heartbeat_seconds=_integer(env, "ORDERWIRE_HEARTBEAT_SECONDS", 15, 1, 3600),
             feed_maxlen=_integer(env, "ORDERWIRE_FEED_MAXLEN", 1_000_000, 1000, 1_000_000_000),
             websocket_queue_size=_integer(env, "ORDERWIRE_WEBSOCKET_QUEUE", 1000, 1, 1_000_000),
@@ -217,4 +293,10 @@ class Settings:
             websocket_ping_seconds=_integer(env, "ORDERWIRE_WEBSOCKET_PING_SECONDS", 25, 1, 3600),
             worker_probe_seconds=_integer(env, "ORDERWIRE_WORKER_PROBE_SECONDS", 5, 1, 60),
             currency=_currency(env),
+            trusted_proxy_networks=networks,
+            trusted_proxy_hops=hops,
+            redis_sentinels=sentinels,
+            redis_sentinel_master=sentinel_master,
+            redis_sentinel_password=env.get("REDIS_SENTINEL_PASSWORD") or None,
+            lease_renew_seconds=lease,
         )

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine, exists, select
 
-from orderwire.db.engine import read_only, utcnow
+from orderwire.db.clock import database_time
+from orderwire.db.engine import read_only
 from orderwire.db.tables import events, handled_events
 
 log = logging.getLogger("orderwire.sweeper")
@@ -51,9 +52,9 @@ class DeliverySweeper:
 
     def sweep(self) -> int:
         """Re-send one batch of missing deliveries; returns how many."""
-        now, clock = utcnow(), time.monotonic()
+        clock = time.monotonic()
         self._forget_older_than(clock - self.after.total_seconds())
-        missing = self._missing(now)
+        missing = self._missing()
         sent = 0
         for subscriber, event_id in missing:
             if (subscriber, event_id) in self._resent:
@@ -71,9 +72,10 @@ class DeliverySweeper:
             )
         return sent
 
-    def _missing(self, now: Any) -> list[tuple[str, str]]:
+    def _missing(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         with read_only(self.engine).connect() as connection:
+            now = database_time(connection)  # occurred_at is on the database's clock too
             for event_type, subscribers in self.subscribers.items():
                 for subscriber in {subscriber.__name__ for subscriber in subscribers}:
                     handled = exists().where(

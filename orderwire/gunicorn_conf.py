@@ -24,6 +24,9 @@ timeout = 30
 graceful_timeout = 15
 keepalive = 5
 errorlog = "-"
+# gunicorn would believe X-Forwarded-Proto from 127.0.0.1 (and only there): orderwire decides
+# whom to believe itself, from TRUSTED_PROXIES (web/proxies.py), for every forwarded header.
+secure_scheme_headers: dict[str, str] = {}
 # gunicorn 27's control socket has one default path per user (~/.gunicorn/gunicorn.ctl),
 # which every web process on the host would fight over; orderwire never uses it.
 control_socket_disable = True

@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
-import redis
 from honcho.environ import parse_procfile
 from honcho.printer import Message, Printer
 
@@ -31,6 +30,7 @@ from orderwire import private_redis_address, worker_liveness
 from orderwire.config import ConfigError, Settings, safe_url, var_dir
 from orderwire.env_file import EnvFileError, merge_env_file
 from orderwire.local_redis import PrivateRedis
+from orderwire.redis_clients import describe, redis_client
 from orderwire.supervision.supervisor import Liveness, ProcessSpec, Supervisor
 
 ProbeFactory = Callable[[Mapping[str, str]], Liveness]
@@ -41,7 +41,7 @@ def _worker_consumes(env: Mapping[str, str]) -> Liveness:
     (orderwire/worker_liveness.py): a live PID whose consumer took nothing for six probe
     intervals (30 s by default) is restarted."""
     settings = Settings.from_env(env)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis_client(settings, socket_timeout=2, socket_connect_timeout=2)
     node = f"worker@{socket.gethostname()}"  # the Procfile's --hostname worker@%h
     window = worker_liveness.window(settings.worker_probe_seconds)
 
@@ -148,7 +148,7 @@ def _banner(
         f"  orderwire is starting{' with auto-reload' if reload else ''}",
         f"  page    http://127.0.0.1:{settings.port}/",
         f"  Flower  http://127.0.0.1:{settings.flower_port}/  (user {user}, password {password})",
-        f"  Redis   {safe_url(settings.redis_url)}{redis_note}",
+        f"  Redis   {describe(settings)}{redis_note}",
         f"  DB      {safe_url(settings.database_url)}",
         f"  .env    {env_file}",
         "  events  `make tail` in another terminal prints every event",
@@ -185,7 +185,7 @@ def run(procfile: str = "Procfile", *, reload: bool = False) -> int:
     env.setdefault("FLOWER_BASIC_AUTH", _flower_credentials(var))
     private_redis = None
     try:
-        if not env.get("REDIS_URL"):
+        if not env.get("REDIS_URL") and not env.get("REDIS_SENTINELS"):
             private_redis = PrivateRedis(var / "redis", appendonly=True, die_with_parent=True)
             private_redis.start()
             env["REDIS_URL"] = private_redis.url

@@ -32,12 +32,14 @@ class PrivateRedis:
         port: int | None = None,
         appendonly: bool = False,
         die_with_parent: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.directory = Path(directory)
         # `make run`'s: stopped (SIGTERM) even if the launcher is killed outright.
         self.die_with_parent = die_with_parent
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.extra_args = extra_args  # e.g. ("--replicaof", host, port), or TLS options
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,6 +64,7 @@ class PrivateRedis:
                 "--appendonly", "yes" if self.appendonly else "no",
                 "--maxmemory-policy", "noeviction",
                 "--logfile", str(self.directory / "redis.log"),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -14,12 +14,16 @@ autogenerate=True, rev_id='0002')"
 then read and tidy the generated file: autogenerate is a draft, not the migration.
 """
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
 
 
 def _escape(value: str) -> str:
@@ -46,3 +50,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str) -> None:
     """Take the database back to `revision` (`"base"` drops everything orderwire made)."""
     command.downgrade(alembic_config(database_url), revision)
+
+
+@cache
+def code_head() -> str | None:
+    """The revision this code's schema is: the head of the packaged migrations."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def database_revision(connection: Connection) -> str | None:
+    """The revision the database was migrated to (None: never migrated by Alembic).
+
+    Read straight from Alembic's version table: its MigrationContext logs two INFO lines
+    each time, which on every readiness probe would be most of a web process's log."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()

@@ -14,7 +14,8 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from orderwire.db import command_log
-from orderwire.db.engine import is_postgres, utcnow
+from orderwire.db.clock import database_time
+from orderwire.db.engine import is_postgres
 
 log = logging.getLogger("orderwire.sweeper")
 
@@ -44,8 +45,8 @@ class CommandSweeper:
         held while talking to Redis, and a second sweeper does not take the same batch.
         If an enqueue fails, that command simply waits for the next sweep after this one.
         """
-        now = utcnow()
         with self.engine.connect() as connection, connection.begin():
+            now = database_time(connection)  # the clock every touched_at was written with
             stale = command_log.stale(
                 connection,
                 accepted_before=now - self.accepted_after,

@@ -22,6 +22,7 @@ from celery import Celery
 
 from orderwire import broker_transport
 from orderwire.config import Settings
+from orderwire.redis_clients import celery_broker
 from orderwire.redis_outage import RedisOutage
 
 log = logging.getLogger("orderwire.queue")
@@ -38,12 +39,16 @@ def subscriber_task_name(subscriber: str) -> str:
 def create_celery(settings: Settings) -> Celery:
     # kombu's Redis transport, with a channel that survives Redis restarting.
     broker_transport.install()
-    app = Celery("orderwire", broker=settings.redis_url, set_as_current=False)
+    broker_url, transport_options = celery_broker(settings)
+    app = Celery("orderwire", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            **transport_options,  # Sentinel: the master's name (orderwire/redis_clients.py)
+        },
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         task_ignore_result=True,

@@ -84,16 +84,24 @@ class System:
 
     def start(self) -> "System":
         self.redis.start()
+        self.create_schema()
+        self.start_processes()
+        return self
+
+    def create_schema(self) -> None:
         engine = make_engine(self.database_url)
         metadata.create_all(engine)
         engine.dispose()
+
+    def start_processes(self) -> None:
+        """Web, worker (and relay) on whatever Redis the environment names; `start()` first
+        starts this system's private one, tests with a Redis of their own call this."""
         self.start_web()
         self.start_worker()
         if self.start_relay:
             self.start_relay_process()
         wait_for(self._web_ready, timeout=30, what="gunicorn to answer /healthz")
         self.wait_for_worker()
-        return self
 
     def start_web(self, name: str = "web", port: int | None = None) -> None:
         """Start gunicorn; another `name` and `port` make a second web process that shares

@@ -8,6 +8,8 @@ from flask_wtf.csrf import CSRFProtect
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.logs import configure_logging, request_id_var
+from web.proxies import TrustedProxies
+from web.sessions import SchemeAwareSessionInterface
 
 csrf = CSRFProtect()
 
@@ -39,6 +41,10 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     )
     services = services or bootstrap(settings)
     app.extensions["orderwire"] = services
+    app.session_interface = SchemeAwareSessionInterface()
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app, networks=settings.trusted_proxy_networks, hops=settings.trusted_proxy_hops
+    )
 
     from web.api import commands, queries
     from web.api.errors import register_error_handlers

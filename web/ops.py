@@ -12,6 +12,7 @@ from sqlalchemy import text
 from orderwire import worker_liveness
 from orderwire.feed.metrics import FeedCollector
 from orderwire.metrics import OrderwireCollector
+from orderwire.migrate import code_head, database_revision
 
 bp = Blueprint("ops", __name__)
 
@@ -24,7 +25,9 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when the database and Redis answer; 503 naming each one that does not.
+    """200 when the database and Redis answer and the database's schema is the one this code
+    was written for; 503 naming each one that is not (a host pointed at the wrong database,
+    or one nobody migrated, must not take traffic).
 
     Also lists the Celery workers that proved they consume (orderwire/worker_liveness.py),
     for information: a web process is ready to accept commands with no worker at all
@@ -34,6 +37,9 @@ def readyz() -> Response:
     try:
         with services.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            revision = database_revision(connection)
+        if revision != code_head():
+            down["database"] = f"schema is at {revision or 'no revision'}, not {code_head()}"
     except Exception as error:
         down["database"] = type(error).__name__
     workers: list[dict[str, object]] = []

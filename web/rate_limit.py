@@ -7,8 +7,8 @@ around a window boundary; for a guard against floods (not billing) that is fine,
 and it costs one round trip instead of a sorted set per client.
 
 The client is its address (`request.remote_addr`): a session cookie is free to
-drop, an address is not. Behind a reverse proxy, make the proxy's forwarded
-address the remote address (werkzeug's ProxyFix), or every client shares one limit.
+drop, an address is not. Behind a reverse proxy, list it in TRUSTED_PROXIES so
+that the address is the client's (web/proxies.py), or every client shares one limit.
 
 If Redis cannot be reached the limit fails open: commands are still accepted
 (they are stored in the database; the sweeper enqueues them later), and the
@@ -85,7 +85,10 @@ def enforce() -> None:
         return
     retry_after = limiter.hit(client_key())
     if retry_after is not None:
-        log.info("rate limited", extra={"event": "rate_limit.refused", "path": request.path})
+        log.info(
+            "rate limited",
+            extra={"event": "rate_limit.refused", "path": request.path, "client": client_key()},
+        )
         raise ApiError(
             429,
             "rate_limited",

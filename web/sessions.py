@@ -5,7 +5,8 @@ It decides which events a websocket receives and which orders "My orders" lists.
 
 import secrets
 
-from flask import session
+from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 
 def session_id() -> str:
@@ -18,3 +19,11 @@ def session_id() -> str:
 def existing_session_id() -> str | None:
     """The session id if the cookie carries one (the websocket never makes a new one)."""
     return session.get("sid")
+
+
+class SchemeAwareSessionInterface(SecureCookieSessionInterface):
+    """The cookie is `Secure` in production, and whenever the request came over TLS (as
+    the trusted proxy reports it, web/proxies.py): a browser then never sends it in clear."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure

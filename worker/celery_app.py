@@ -6,13 +6,16 @@ child bootstraps its own engine and clients on its first task (worker/runtime.py
 
 import signal
 
-from celery.signals import setup_logging, worker_process_init, worker_shutting_down
+from celery.app import trace
+from celery.signals import celeryd_init, setup_logging, worker_process_init, worker_shutting_down
 
 from orderwire.config import ConfigError, Settings
 from orderwire.logs import configure_logging
+from orderwire.redis_clients import redis_client
 from orderwire.task_queue import create_celery
 from worker import runtime
 from worker.liveness import ConsumptionProbe
+from worker.node_names import NodeNameClaim
 from worker.tasks import register_tasks
 
 try:
@@ -25,13 +28,21 @@ register_tasks(app, runtime.current)
 # and proves that it consumes (worker/liveness.py) by probes recorded in orderwire's Redis.
 app.conf.worker_consumer = "worker.consumer:QuickReconnectConsumer"
 app.steps["consumer"].add(ConsumptionProbe)
-app.conf.orderwire_redis_url = settings.redis_url
-app.conf.orderwire_probe_seconds = settings.worker_probe_seconds
 
 
 @setup_logging.connect
 def _json_logs(**_kwargs: object) -> None:
     configure_logging(settings.log_level, process="worker")
+
+
+@celeryd_init.connect
+def _unique_node_name(instance: object, **_kwargs: object) -> None:
+    # Sent before the worker sets up its mailbox, events and queues: each uses the name
+    # chosen here (worker/node_names.py).
+    claim = NodeNameClaim(redis_client(settings, socket_timeout=2))
+    instance.hostname = claim.claim(instance.hostname)  # type: ignore[attr-defined]
+    trace.setup_worker_optimizations(instance.app, instance.hostname)  # type: ignore[attr-defined]
+    claim.keep_renewing()
 
 
 @worker_process_init.connect

@@ -15,6 +15,8 @@ from celery import bootsteps
 from kombu import Consumer, Exchange, Message, Producer, Queue
 
 from orderwire import worker_liveness
+from orderwire.config import Settings
+from orderwire.redis_clients import redis_client
 
 log = logging.getLogger("orderwire.worker")
 
@@ -25,7 +27,8 @@ class ConsumptionProbe(bootsteps.ConsumerStep):
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.node: str = parent.hostname
-        self.probe_seconds: float = parent.app.conf.orderwire_probe_seconds
+        self.settings = Settings.from_env()  # valid: worker.celery_app checked it on import
+        self.probe_seconds: float = self.settings.worker_probe_seconds
         self.queue = Queue(
             worker_liveness.probe_queue(self.node),
             _EXCHANGE,
@@ -44,9 +47,7 @@ class ConsumptionProbe(bootsteps.ConsumerStep):
 
     def start(self, c: Any) -> None:
         if self.redis is None:
-            self.redis = redis.Redis.from_url(
-                c.app.conf.orderwire_redis_url, socket_timeout=2, socket_connect_timeout=2
-            )
+            self.redis = redis_client(self.settings, socket_timeout=2, socket_connect_timeout=2)
         super().start(c)
         self.send_probe()
         self.timer_entry = c.timer.call_repeatedly(

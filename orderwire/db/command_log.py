@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from orderwire.db.engine import utcnow
+from orderwire.db.clock import database_now
 from orderwire.db.tables import commands
 
 
@@ -69,7 +69,6 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
     this insert made it, nothing if the request id was taken, and losing the race never
     aborts the caller's transaction (so no SAVEPOINT, no read-back).
     """
-    now = utcnow()
     created = connection.execute(
         _INSERT_NEW[connection.dialect.name],
         {
@@ -82,8 +81,6 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
             "order_id": new.order_id,
             "status": CommandStatus.ACCEPTED,
             "attempts": 0,
-            "accepted_at": now,
-            "touched_at": now,
         },
     ).mappings().first()
     if created is not None:
@@ -99,9 +96,11 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
 # The hot statements are built once: building one per call cost several times what running
 # it does (docs/benchmarks.md). ON CONFLICT is dialect syntax, so there is one per database.
 _INSERT_NEW = {
-    dialect: insert(commands).on_conflict_do_nothing(index_elements=["command_id"]).returning(
-        *commands.c
-    )
+    dialect: insert(commands)
+    # The database's clock, not this host's: the sweeper compares these (orderwire/db/clock.py).
+    .values(accepted_at=database_now(), touched_at=database_now())
+    .on_conflict_do_nothing(index_elements=["command_id"])
+    .returning(*commands.c)
     for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
 GET = select(commands).where(commands.c.command_id == bindparam("command_id"))
@@ -123,7 +122,7 @@ START_ATTEMPT = (
     .values(
         status=CommandStatus.RUNNING,
         attempts=commands.c.attempts + 1,
-        touched_at=bindparam("now"),
+        touched_at=database_now(),
     )
     .returning(commands.c.attempts)
 )
@@ -134,8 +133,8 @@ FINISH = (
         status=bindparam("new_status"),
         result=bindparam("new_result", type_=commands.c.result.type),
         error=bindparam("new_error", type_=commands.c.error.type),
-        finished_at=bindparam("now"),
-        touched_at=bindparam("now"),
+        finished_at=database_now(),
+        touched_at=database_now(),
     )
 )
 
@@ -143,7 +142,7 @@ FINISH = (
 def start_attempt(connection: Connection, command_id: str) -> int | None:
     """Count one more attempt and mark the command running; None if it is already final."""
     return connection.execute(
-        START_ATTEMPT, {"the_command_id": command_id, "now": utcnow()}
+        START_ATTEMPT, {"the_command_id": command_id}
     ).scalar_one_or_none()
 
 
@@ -164,7 +163,6 @@ def finish(
             "new_status": status,
             "new_result": result,
             "new_error": error,
-            "now": utcnow(),
         },
     )
     return changed.rowcount == 1
@@ -175,7 +173,7 @@ def touch(connection: Connection, command_ids: list[str]) -> None:
         connection.execute(
             update(commands)
             .where(commands.c.command_id.in_(command_ids))
-            .values(touched_at=utcnow())
+            .values(touched_at=database_now())
         )
 
 
@@ -208,3 +206,18 @@ def stale(
     return [
         (row.command_id, row.request_id, row.command) for row in connection.execute(query)
     ]
+
+
+RENEW_LEASES = (
+    update(commands)
+    .where(
+        commands.c.command_id.in_(bindparam("command_ids", expanding=True)),
+        commands.c.status == CommandStatus.RUNNING,
+    )
+    .values(touched_at=database_now())
+)
+
+
+def renew_leases(connection: Connection, command_ids: list[str]) -> None:
+    """A live worker still holds these running commands (orderwire/pipeline/lease.py)."""
+    connection.execute(RENEW_LEASES, {"command_ids": command_ids})

@@ -3,7 +3,9 @@
 For each session in the event's audience the script appends the envelope to that
 session's stream (the history a reconnecting page resumes from) unless it is
 there already, then PUBLISHes the envelope on `orderwire.events.<type>` (the
-contract) and on the internal live channel with the stream positions.
+contract) and, with the stream positions, on the live channel of each web process
+that holds a socket of one of those sessions (their routes), and only there: a web
+process never decodes events of sessions it does not serve.
 
 Being one script, "appended to the stream" and "published live" happen together:
 a web process that subscribed before reading the stream can never miss an event
@@ -23,7 +25,14 @@ from redis.exceptions import NoScriptError
 from orderwire.db.outbox import OutboxEvent
 from orderwire.feed.names import FEED_MAXLEN, FEED_STREAM
 from orderwire.messaging.envelope import channel_for
-from orderwire.messaging.keys import LIVE_CHANNEL, POSITION_PREFIX, STREAM_PREFIX
+from orderwire.messaging.keys import (
+    LIVE_CHANNEL_PREFIX,
+    POSITION_PREFIX,
+    ROUTE_PREFIX,
+    STREAM_PREFIX,
+)
+
+REPLICA_WAIT_MS = 1000
 
 PUBLISH_SCRIPT = """
 local event_id, channel, envelope = ARGV[1], ARGV[2], ARGV[3]
@@ -46,14 +55,20 @@ for i = 7, #ARGV do
 end
 -- The durable feed (orderwire/feed): once per event id, '@feed' being no session id.
 if not redis.call('HGET', marker, '@feed') then
-  local position = redis.call('XADD', KEYS[4], 'MAXLEN', '~', feed_maxlen, '*',
+  local position = redis.call('XADD', KEYS[5], 'MAXLEN', '~', feed_maxlen, '*',
                               'envelope', envelope)
   redis.call('HSET', marker, '@feed', position)
 end
 redis.call('EXPIRE', marker, ttl)
 redis.call('PUBLISH', channel, envelope)
-local encoded = any and cjson.encode(positions) or '{}'
-redis.call('PUBLISH', KEYS[3], '{"positions":' .. encoded .. ',"envelope":' .. envelope .. '}')
+local hubs = {}
+for i = 7, #ARGV do
+  for _, hub in ipairs(redis.call('SMEMBERS', KEYS[4] .. ARGV[i])) do hubs[hub] = true end
+end
+if next(hubs) then
+  local live = '{"positions":' .. cjson.encode(positions) .. ',"envelope":' .. envelope .. '}'
+  for hub in pairs(hubs) do redis.call('PUBLISH', KEYS[3] .. hub, live) end
+end
 return 1
 """
 
@@ -68,8 +83,13 @@ class RedisEventPublisher:
         history_length: int = 10_000,
         history_ttl: int = 25 * 3600,
         feed_maxlen: int = FEED_MAXLEN,
+        replicas: int = 0,
     ) -> None:
         self.client = client
+        # Under Sentinel: wait (up to 1 s) for a replica to hold what was just written before
+        # the events count as published, so a failover right after keeps them in the
+        # history that resuming pages read. No replica in time: published all the same.
+        self.replicas = replicas
         self.history_length = history_length
         self.history_ttl = history_ttl
         self.feed_maxlen = feed_maxlen
@@ -97,10 +117,11 @@ class RedisEventPublisher:
         for event in batch:
             pipe.evalsha(
                 self._script_sha,
-                4,
+                5,
                 POSITION_PREFIX,
                 STREAM_PREFIX,
-                LIVE_CHANNEL,
+                LIVE_CHANNEL_PREFIX,
+                ROUTE_PREFIX,
                 FEED_STREAM,
                 event.event_id,
                 channel_for(event.type),
@@ -112,4 +133,6 @@ class RedisEventPublisher:
             )
         if also is not None:
             also(pipe)
+        if self.replicas:
+            pipe.execute_command("WAIT", self.replicas, REPLICA_WAIT_MS)
         pipe.execute()

@@ -13,7 +13,8 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, text
 
 from orderwire.db import outbox
-from orderwire.db.engine import is_postgres, read_only, utcnow
+from orderwire.db.clock import database_time
+from orderwire.db.engine import is_postgres, read_only
 from orderwire.db.outbox import OutboxEvent
 from orderwire.faults import fault_point
 
@@ -55,7 +56,9 @@ class OutboxRelay:
             ).scalar_one():
                 return []
             return outbox.claim_unpublished(
-                connection, occurred_before=utcnow() - self.grace, limit=self.batch_size
+                connection,
+                occurred_before=database_time(connection) - self.grace,
+                limit=self.batch_size,
             )
 
         batch = self._claim_publish_mark(claim)

@@ -6,15 +6,20 @@ deterministic and cheap where real commands would only add waiting.
 """
 
 import base64
+import contextlib
 import json
 import os
 import socket
 import struct
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 import requests
+import websocket
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
@@ -122,3 +127,19 @@ class RawWebSocket:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def read_until(client: Any, done: Callable[[list[dict[str, Any]]], bool], *,
+               timeout: float = 30, what: str = "events") -> None:
+    """Read frames from a LiveClient until `done(its events)`; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not done(client.events):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        with contextlib.suppress(websocket.WebSocketTimeoutException):
+            client.next_frame(timeout=remaining)
+
+
+def placed_orders(events: list[dict[str, Any]]) -> set[str]:
+    return {event["aggregate_id"] for event in events if event["type"] == "OrderPlaced"}

@@ -38,7 +38,11 @@ ORDER = {
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    env = {"ORDERWIRE_SWEEP_ACCEPTED_AFTER": "1", "ORDERWIRE_SWEEP_RUNNING_AFTER": "3"}
+    env = {
+        "ORDERWIRE_SWEEP_ACCEPTED_AFTER": "1",
+        "ORDERWIRE_SWEEP_RUNNING_AFTER": "3",
+        "ORDERWIRE_LEASE_RENEW_SECONDS": "1",  # a live worker renews well inside the 3 s
+    }
     with System(tmp_path_factory.mktemp("reliability"), env=env) as running:
         running.workers = ["worker"]  # type: ignore[attr-defined]
         yield running

@@ -3,11 +3,13 @@ Redis, and a PSUBSCRIBE listener. A test module may define its own to wire diffe
 
 import pytest
 import redis
+from alembic import command
 from sqlalchemy import Engine
 
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
+from orderwire.migrate import alembic_config
 from tests.listening import PatternListener
 
 
@@ -19,6 +21,14 @@ def settings(database_url: str, redis_server: PrivateRedis) -> Settings:
         secret_key="test-only",
         environment="test",
     )
+
+
+@pytest.fixture
+def migrated(database_url: str) -> str:
+    """The test database (made from the tables) recorded as being at the code's head, as
+    `/readyz` requires of a deployed one."""
+    command.stamp(alembic_config(database_url), "head")
+    return database_url
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from alembic import command
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -24,6 +25,7 @@ from orderwire.config import Settings
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
+from orderwire.migrate import alembic_config
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -37,6 +39,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     url = f"sqlite:///{directory / 'orderwire.db'}"
     engine = make_engine(url)
     metadata.create_all(engine)
+    command.stamp(alembic_config(url), "head")  # /readyz wants the schema at the code's head
     with PrivateRedis(directory / "redis") as server:
         settings_ = Settings(redis_url=server.url, database_url=url, secret_key="test-only",
                              environment="test")

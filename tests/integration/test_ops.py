@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from orderwire import worker_liveness
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
+from orderwire.migrate import code_head, upgrade
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -29,18 +30,19 @@ def test_healthz_answers_while_every_dependency_is_down() -> None:
 
 
 def test_readyz_is_200_when_the_database_and_redis_answer(
-    database_url: str, redis_server: PrivateRedis
+    migrated: str, redis_server: PrivateRedis
 ) -> None:
+    database_url = migrated
     answer = client_for(database_url, redis_server.url).get("/readyz")
     assert answer.status_code == 200
     assert answer.json["status"] == "ready" and answer.json["down"] == {}
 
 
 def test_readyz_lists_the_workers_that_consume_without_depending_on_them(
-    database_url: str, tmp_path: Path
+    migrated: str, tmp_path: Path
 ) -> None:
     with PrivateRedis(tmp_path / "redis") as server:
-        client = client_for(database_url, server.url)
+        client = client_for(migrated, server.url)
         assert client.get("/readyz").json["workers_consuming"] == []
 
         worker_liveness.record_consumed(redis.Redis.from_url(server.url), "worker@a", 5)
@@ -51,7 +53,8 @@ def test_readyz_lists_the_workers_that_consume_without_depending_on_them(
     assert worker["node"] == "worker@a" and 0 <= worker["seconds_since_consumed"] < 5
 
 
-def test_readyz_is_503_naming_redis_when_redis_stops(database_url: str, tmp_path: Path) -> None:
+def test_readyz_is_503_naming_redis_when_redis_stops(migrated: str, tmp_path: Path) -> None:
+    database_url = migrated
     with PrivateRedis(tmp_path / "redis") as doomed:
         client = client_for(database_url, doomed.url)
         assert client.get("/readyz").status_code == 200
@@ -78,3 +81,26 @@ def test_readyz_names_both_when_both_are_down() -> None:
 
     assert answer.status_code == 503
     assert sorted(answer.json["down"]) == ["database", "redis"]
+
+
+def test_readyz_is_503_for_a_database_nobody_migrated(
+    tmp_path: Path, redis_server: PrivateRedis
+) -> None:
+    # What a host with a forgotten DATABASE_URL used to find: an empty SQLite file of its own.
+    answer = client_for(f"sqlite:///{tmp_path / 'forgotten.db'}", redis_server.url).get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.json["down"] == {"database": f"schema is at no revision, not {code_head()}"}
+
+
+def test_readyz_is_503_until_the_schema_reaches_the_code_s_head(
+    tmp_path: Path, redis_server: PrivateRedis
+) -> None:
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    upgrade(url, "0001")
+    client = client_for(url, redis_server.url)
+    behind = client.get("/readyz")
+    assert behind.status_code == 503 and "0001" in behind.json["down"]["database"]
+
+    upgrade(url)
+    assert client.get("/readyz").status_code == 200

@@ -42,9 +42,9 @@ def client_for(database_url: str, engine: Engine, redis_url: str):  # type: igno
 
 
 def test_with_the_password_in_the_url_commands_reach_the_broker(
-    guarded: PrivateRedis, database_url: str, engine: Engine
+    guarded: PrivateRedis, migrated: str, engine: Engine
 ) -> None:
-    client = client_for(database_url, engine, f"redis://:{PASSWORD}@127.0.0.1:{guarded.port}/0")
+    client = client_for(migrated, engine, f"redis://:{PASSWORD}@127.0.0.1:{guarded.port}/0")
     assert client.get("/readyz").status_code == 200
     key = f"pw-{uuid.uuid4()}"
 

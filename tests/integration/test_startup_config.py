@@ -15,7 +15,16 @@ pytestmark = pytest.mark.integration
 BAD = [
     pytest.param({"REDIS_URL": "http://cache.internal:6379"}, "REDIS_URL", id="redis-url"),
     pytest.param({"DATABASE_URL": "mysql://root@db/orders"}, "DATABASE_URL", id="database-url"),
-    pytest.param({"ORDERWIRE_ENV": "production"}, "SECRET_KEY", id="production-secret-key"),
+    pytest.param(
+        {"ORDERWIRE_ENV": "production", "DATABASE_URL": "sqlite://", "REDIS_URL": "redis://h"},
+        "SECRET_KEY",
+        id="production-secret-key",
+    ),
+    pytest.param(
+        {"ORDERWIRE_ENV": "production", "SECRET_KEY": "p" * 40, "REDIS_URL": "redis://h"},
+        "DATABASE_URL",
+        id="production-database-url",
+    ),
 ]
 
 

@@ -103,21 +103,74 @@ def test_a_refused_url_is_shown_without_its_password(variable: str, value: str) 
     assert "hunter2" not in str(error)
 
 
+# Production is given every dependency explicitly; these tests take one away at a time.
+PRODUCTION = {
+    "ORDERWIRE_ENV": "production",
+    "DATABASE_URL": "postgresql://orderwire@db.internal/orderwire",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+}
+
+
 def test_production_refuses_to_start_without_its_own_secret_key() -> None:
-    assert refusal(ORDERWIRE_ENV="production").variable == "SECRET_KEY"
-    error = refusal(ORDERWIRE_ENV="production", SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+    assert refusal(**PRODUCTION).variable == "SECRET_KEY"
+    error = refusal(**PRODUCTION, SECRET_KEY=DEVELOPMENT_SECRET_KEY)
     assert error.variable == "SECRET_KEY" and "development" in str(error)
 
 
 def test_production_refuses_a_short_secret_key() -> None:
-    error = refusal(ORDERWIRE_ENV="production", SECRET_KEY="short-and-guessable")
+    error = refusal(**PRODUCTION, SECRET_KEY="short-and-guessable")
     assert error.variable == "SECRET_KEY"
     assert DEVELOPMENT_SECRET_KEY not in str(error) and "short-and-guessable" not in str(error)
 
 
 def test_production_starts_with_a_long_key_of_its_own() -> None:
-    chosen = settings(ORDERWIRE_ENV="production", SECRET_KEY=PRODUCTION_KEY)
+    chosen = settings(**PRODUCTION, SECRET_KEY=PRODUCTION_KEY)
     assert chosen.production and chosen.secret_key == PRODUCTION_KEY
+
+
+@pytest.mark.parametrize("forgotten", ["DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_to_guess_a_forgotten_dependency(forgotten: str) -> None:
+    env = {**PRODUCTION, "SECRET_KEY": PRODUCTION_KEY, forgotten: ""}
+    error = refusal(**env)
+    assert error.variable == forgotten and "explicitly" in str(error)
+
+
+def test_production_takes_a_sentinel_set_instead_of_a_redis_url() -> None:
+    env = {**PRODUCTION, "SECRET_KEY": PRODUCTION_KEY, "REDIS_URL": ""}
+    chosen = settings(**env, REDIS_SENTINELS="10.0.0.1:26379, [fd00::2]:26379",
+                      REDIS_SENTINEL_MASTER="orders", REDIS_SENTINEL_PASSWORD="s3cret")
+    assert chosen.redis_sentinels == (("10.0.0.1", 26379), ("fd00::2", 26379))
+    assert chosen.redis_sentinel_master == "orders"
+    assert chosen.redis_sentinel_password == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"REDIS_SENTINELS": "10.0.0.1:26379"}, "REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINEL_MASTER": "orders"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "10.0.0.1", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "h:99999", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "proxy.internal"}, "TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "0"}, "TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "11"}, "TRUSTED_PROXIES"),
+        ({"ORDERWIRE_SWEEP_RUNNING_AFTER": "10"}, "ORDERWIRE_SWEEP_RUNNING_AFTER"),
+        ({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m", "REDIS_URL": "rediss://h"},
+         "REDIS_URL"),
+    ],
+)
+def test_bad_deployment_settings_are_refused_by_name(env: dict[str, str], variable: str) -> None:
+    assert refusal(**env).variable == variable
+
+
+def test_trusted_proxies_take_addresses_cidrs_or_a_hop_count() -> None:
+    listed = settings(TRUSTED_PROXIES="10.0.0.5, 10.1.0.0/16,fd00::1")
+    assert listed.trusted_proxy_networks == ("10.0.0.5/32", "10.1.0.0/16", "fd00::1/128")
+    assert listed.trusted_proxy_hops == 0
+    counted = settings(TRUSTED_PROXIES="2")
+    assert (counted.trusted_proxy_networks, counted.trusted_proxy_hops) == ((), 2)
+    assert settings().trusted_proxy_networks == () and settings().trusted_proxy_hops == 0
 
 
 def test_development_accepts_any_secret_key() -> None:

@@ -7,7 +7,7 @@ from orderwire.messaging.publisher import PUBLISH_SCRIPT
 
 def test_the_script_without_the_feed_differs_only_by_the_feed_lines() -> None:
     without = script_without_feed(PUBLISH_SCRIPT)
-    assert "KEYS[4]" in PUBLISH_SCRIPT and "KEYS[4]" not in without
+    assert "KEYS[5]" in PUBLISH_SCRIPT and "KEYS[5]" not in without
     assert "@feed" not in without
     removed = [line for line in PUBLISH_SCRIPT.splitlines() if line not in without.splitlines()]
     assert all("feed" in line or "XADD" in line or "EXPIRE', marker" in line or

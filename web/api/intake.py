@@ -108,6 +108,11 @@ def accept(
                 services.metrics.command_accepted(command.name)
         log.info(
             "command accepted",
-            extra={"event": "command.accepted", "command": command.name, "path": request.path},
+            extra={
+                "event": "command.accepted",
+                "command": command.name,
+                "path": request.path,
+                "client": request.remote_addr,  # the client's, behind TRUSTED_PROXIES
+            },
         )
     return record, created

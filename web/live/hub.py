@@ -2,33 +2,52 @@
 
 One PubSub per socket would need one Redis connection per socket (redis-py's
 pool stops at 100 by default, Redis at 10,000). Instead one background thread
-(a greenlet under gevent) listens on the internal live channel, where every
+(a greenlet under gevent) listens on this process's own live channel, where every
 message names the sessions it is for and each one's stream position, and puts
 one prebuilt frame on each matching connection's queue.
+
+Routes make the live path scale with web processes: a socket's session is
+registered (`orderwire:route:<session>`, a set of hub ids) before its history is
+read, and the publisher's script sends each event only to the hubs of its
+sessions. So a web process receives and decodes the events of the sessions it
+serves, not every event of the system. Routes expire unless refreshed (a process
+that died leaves nothing behind for long), are refreshed every minute, and are
+written again whenever the subscription comes back (a Redis that restarted or
+failed over may have lost them; the catch-up from history covers the gap).
 """
 
 import contextlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import defaultdict
 
 import redis
 
-from orderwire.messaging.keys import LIVE_CHANNEL
+from orderwire.messaging.keys import live_channel, session_route
 from orderwire.redis_outage import RedisOutage
 from web.live.connection import LiveConnection
 
 log = logging.getLogger("orderwire.live")
+
+ROUTE_TTL_SECONDS = 300
+ROUTE_REFRESH_SECONDS = 60
 
 
 class LiveHub:
     def __init__(self, client: redis.Redis, *, queue_limit: int) -> None:
         self.client = client
         self.queue_limit = queue_limit
+        self.hub_id = secrets.token_hex(8)  # this web process, for the routes
+        self.channel = live_channel(self.hub_id)
+        self.messages_received = 0  # live messages this process had to decode
         self._by_session: dict[str, set[LiveConnection]] = defaultdict(set)
         self._lock = threading.Lock()
+        # Serialises route writes with the "no socket of this session is left" check, so a
+        # socket closing cannot remove the route a new socket of its session just wrote.
+        self._routes_lock = threading.Lock()
         self._subscribed = threading.Event()
         self._started = False
         self._stopping = False
@@ -48,15 +67,33 @@ class LiveHub:
         if not self._subscribed.wait(timeout):
             self.unregister(connection)
             return None
+        try:
+            # Before the caller reads the history: an event published after this is routed
+            # here, one published before it is in the history.
+            with self._routes_lock:
+                self._add_routes([session_id])
+        except (redis.RedisError, OSError):
+            self.unregister(connection)
+            return None
         return connection
 
     def unregister(self, connection: LiveConnection) -> None:
         with self._lock:
             group = self._by_session.get(connection.session_id)
+            last = False
             if group is not None:
                 group.discard(connection)
                 if not group:
                     del self._by_session[connection.session_id]
+                    last = True
+        if last:
+            # Best effort: a route left behind only costs a publish nobody reads, until it
+            # expires or a new socket of the session comes back here.
+            with self._routes_lock, contextlib.suppress(redis.RedisError, OSError):
+                with self._lock:
+                    came_back = connection.session_id in self._by_session
+                if not came_back:
+                    self.client.srem(session_route(connection.session_id), self.hub_id)
 
     def shutdown(self) -> None:
         """Tell every connection the server is going away (they close with 1001)."""
@@ -73,18 +110,37 @@ class LiveHub:
             self._started = True
         threading.Thread(target=self._listen_forever, name="live-hub", daemon=True).start()
 
+    def _add_routes(self, session_ids: list[str]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for session_id in session_ids:
+            pipe.sadd(session_route(session_id), self.hub_id)
+            pipe.expire(session_route(session_id), ROUTE_TTL_SECONDS)
+        pipe.execute()
+
+    def _refresh_routes(self) -> None:
+        with self._lock:
+            held = list(self._by_session)
+        if held:
+            self._add_routes(held)
+
     def _listen_forever(self) -> None:
         delay = 0.1
         first = True
+        refresh_at = time.monotonic() + ROUTE_REFRESH_SECONDS
         while not self._stopping:
             pubsub = self.client.pubsub()
             try:
-                pubsub.subscribe(LIVE_CHANNEL)
+                pubsub.subscribe(self.channel)
                 while not self._stopping:
+                    if time.monotonic() >= refresh_at:
+                        self._refresh_routes()
+                        refresh_at = time.monotonic() + ROUTE_REFRESH_SECONDS
                     message = pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
                     if message["type"] == "subscribe":
+                        if not first:
+                            self._refresh_routes()  # a new or restarted Redis may lack them
                         self._subscribed.set()
                         if first:
                             self.outage.answered()
@@ -93,6 +149,7 @@ class LiveHub:
                             self._everyone_catch_up()
                         first, delay = False, 0.1
                     elif message["type"] == "message":
+                        self.messages_received += 1
                         self._dispatch(message["data"])
                         # Let the sockets' loops drain their queues before the next message:
                         # redis-py hands over buffered messages without blocking, and under

@@ -1,0 +1,77 @@
+"""A worker renews the lease of the commands it runs; a released command is left alone."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, update
+
+from orderwire.db import command_log
+from orderwire.db.clock import database_time
+from orderwire.db.tables import commands
+from orderwire.pipeline.execution import Execution, Outcome
+from orderwire.pipeline.lease import HoldLease
+from tests.recorded_commands import command_row, place_order_payload, record_command
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def running_since_long_ago(engine: Engine) -> str:
+    request_id = record_command(engine, "PlaceOrder", place_order_payload())
+    with engine.begin() as connection:
+        command_log.start_attempt(connection, request_id)
+        long_ago = database_time(connection) - timedelta(minutes=5)
+        connection.execute(
+            update(commands).where(commands.c.request_id == request_id)
+            .values(touched_at=long_ago)
+        )
+    return request_id
+
+
+def touched(engine: Engine, request_id: str):  # type: ignore[no-untyped-def]
+    return command_row(engine, request_id)["touched_at"]
+
+
+def test_a_command_being_run_has_its_lease_renewed_until_it_ends(engine: Engine) -> None:
+    request_id = running_since_long_ago(engine)
+    stale = touched(engine, request_id)
+    lease = HoldLease(engine, renew_every=0.1)
+    inside, finish = threading.Event(), threading.Event()
+
+    def slow_step(_execution: Execution) -> Outcome:
+        inside.set()
+        assert finish.wait(30)
+        return Outcome("succeeded")
+
+    runner = threading.Thread(target=lease, args=(Execution(request_id), slow_step))
+    runner.start()
+    assert inside.wait(10)
+    wait_for(lambda: touched(engine, request_id) != stale, timeout=10, what="a renewal")
+    assert lease.held == [request_id]
+    finish.set()
+    runner.join(10)
+
+    assert lease.held == []
+
+
+def test_a_finished_command_s_lease_is_not_renewed(engine: Engine) -> None:
+    request_id = running_since_long_ago(engine)
+    with engine.begin() as connection:
+        command_log.finish(connection, request_id, command_log.CommandStatus.SUCCEEDED)
+        command_log.renew_leases(connection, [request_id])
+        done = command_log.get(connection, request_id)
+    # Only running commands are renewed: the final touch is the finish itself.
+    assert done["touched_at"] == done["finished_at"]
+
+
+def test_a_step_that_raises_still_gives_the_lease_up(engine: Engine) -> None:
+    request_id = running_since_long_ago(engine)
+    lease = HoldLease(engine, renew_every=60)
+
+    def broken(_execution: Execution) -> Outcome:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        lease(Execution(request_id), broken)
+    assert lease.held == []
