@@ -19,6 +19,8 @@ from typing import Any
 
 import requests
 import websocket
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
@@ -187,8 +189,13 @@ class System:
     # --- clients -----------------------------------------------------------------------
 
     def new_session(self) -> requests.Session:
-        """A browser-like session: GET / sets the signed session cookie."""
+        """A browser-like session: GET / sets the signed session cookie. Like a browser, it
+        sends a GET again when the server had closed the idle keep-alive connection just as
+        the GET went out (gunicorn's keepalive is 5 s; a slow machine hits it)."""
         session = requests.Session()
+        session.mount("http://", HTTPAdapter(max_retries=Retry(
+            total=2, connect=0, status=0, allowed_methods=frozenset({"GET", "HEAD"}),
+        )))
         assert session.get(f"{self.base_url}/", timeout=5).status_code == 200
         return session
 

@@ -153,7 +153,7 @@ def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_aga
     assert not [m for m in redis.lrange("celery", 0, -1) if key.encode() in m]
     assert system.command(browser, key)["attempts"] == 1
     # A command that succeeds is still SUCCESS next to it.
-    task_seen_by(flower, run_command(system, "Next customer"))
+    task_seen_by(flower, run_command(system, "Next customer")[0])
 
 
 def test_a_command_that_gave_up_is_command_failed_in_flower_not_success(
