@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from orderwire.config import Settings
+from orderwire.redis_clients import redis_client
 
 
 def add_tail_group_options(tail: argparse.ArgumentParser) -> None:
@@ -37,15 +38,13 @@ def group_options_without_group(args: argparse.Namespace) -> str | None:
 
 
 def run_tail_group(args: argparse.Namespace, settings: Settings) -> int:
-    import redis
-
     from orderwire.feed.tail import tail_group
 
     claim_after = 60.0 if args.claim_after is None else args.claim_after
     if claim_after <= 0:
         print("orderwire tail: --claim-after must be more than 0 seconds", file=sys.stderr)
         return 2
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    client = redis_client(settings, socket_connect_timeout=2, socket_timeout=10)
     with contextlib.suppress(KeyboardInterrupt):
         tail_group(
             client,
@@ -76,8 +75,6 @@ def add_feed_parser(sub: argparse._SubParsersAction, settings: Callable[[], Sett
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    import redis
-
     from orderwire.db.engine import make_engine
     from orderwire.feed.rebuild import parse_since, rebuild_feed
 
@@ -89,7 +86,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         result = rebuild_feed(
-            engine, redis.Redis.from_url(settings.redis_url), since, maxlen=settings.feed_maxlen
+            engine, redis_client(settings), since, maxlen=settings.feed_maxlen
         )
     finally:
         engine.dispose()
@@ -101,11 +98,9 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _status(settings: Settings) -> int:
-    import redis
-
     from orderwire.feed.groups import read_feed_state
 
-    state = read_feed_state(redis.Redis.from_url(settings.redis_url))
+    state = read_feed_state(redis_client(settings))
     print(
         json.dumps(
             {
@@ -120,10 +115,8 @@ def _status(settings: Settings) -> int:
 
 
 def _parked(args: argparse.Namespace, settings: Settings) -> int:
-    import redis
-
     from orderwire.feed.consumer import parked
 
-    for item in parked(redis.Redis.from_url(settings.redis_url), args.group, count=10_000):
+    for item in parked(redis_client(settings), args.group, count=10_000):
         print(json.dumps(item, ensure_ascii=False))
     return 0
