@@ -17,18 +17,20 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 
 from orderwire import registry
+from orderwire.attempt_counter import RedisAttemptCounter
 from orderwire.bus import MessageBus
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
 from orderwire.db.outbox import OutboxEvent
+from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.delivery_sweeper import DeliverySweeper
 from orderwire.messaging.publisher import RedisEventPublisher
 from orderwire.messaging.relay import OutboxRelay
 from orderwire.metrics import MetricsRecorder
 from orderwire.pipeline import Step, compose
+from orderwire.pipeline.attempts import CountAttempt, CountInLogWithoutCounter
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
-from orderwire.pipeline.idempotency import SkipFinished
 from orderwire.pipeline.logs import log_command
 from orderwire.pipeline.measure import MeasureCommand
 from orderwire.pipeline.retries import RetryPolicy, RetryTransient
@@ -52,6 +54,7 @@ class Orderwire:
     after_commit_subscribers: dict[str, list[Any]] = field(default_factory=dict)
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
     delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
+    attempts: RedisAttemptCounter | None = None  # each command's attempts while it runs
 
     def execute(self, request_id: str) -> Outcome:
         """Run one accepted command through the pipeline (what a worker task does)."""
@@ -90,23 +93,29 @@ def bootstrap(
                 queue.enqueue_subscriber(subscriber.__name__, event.event_id)
 
     relay = OutboxRelay(engine, publish)
-    verdicts = Verdicts(engine, relay.publish_own)
+    unit_of_work = partial(SqlAlchemyUnitOfWork, engine)
+    verdicts = Verdicts(unit_of_work, relay.publish_own)
+    policy = retry_policy or RetryPolicy(max_attempts=settings.command_max_attempts)
     bus = MessageBus(
         command_handlers or registry.COMMAND_HANDLERS, registry.IN_TRANSACTION_SUBSCRIBERS
     )
+    # Every redelivery of a command comes within the visibility timeout or the sweeper's
+    # interval; its attempt count is needed no longer than that, max_attempts times over.
+    count_ttl = max(settings.visibility_timeout, settings.sweep_running_after) * (
+        policy.max_attempts + 1
+    )
+    # One write transaction per attempt: RunInTransaction opens it, and everything after
+    # it (counting, building, handling, a verdict) happens inside (docs/benchmarks.md).
+    attempts = RedisAttemptCounter(redis_client, ttl_seconds=count_ttl)
     pipeline = compose(
         [
             log_command,
-            SkipFinished(engine),
             MeasureCommand(metrics),
+            RetryTransient(verdicts, policy, give_up_on=(SoftTimeLimitExceeded,)),
+            CountInLogWithoutCounter(unit_of_work),
+            RunInTransaction(unit_of_work, relay.publish_own),
+            CountAttempt(attempts, verdicts, max_attempts=policy.max_attempts),
             BuildCommand(verdicts),
-            RetryTransient(
-                engine,
-                verdicts,
-                retry_policy or RetryPolicy(max_attempts=settings.command_max_attempts),
-                give_up_on=(SoftTimeLimitExceeded,),
-            ),
-            RunInTransaction(engine, relay.publish_own),
         ],
         HandleCommand(bus),
     )
@@ -115,6 +124,7 @@ def bootstrap(
         queue.enqueue_command,
         accepted_after=timedelta(seconds=settings.sweep_accepted_after),
         running_after=timedelta(seconds=settings.sweep_running_after),
+        attempted_since=attempts.started_since,
     )
     return Orderwire(
         settings=settings,
@@ -128,4 +138,5 @@ def bootstrap(
         pipeline=pipeline,
         after_commit_subscribers=subscribers_by_type,
         metrics=metrics,
+        attempts=attempts,
     )

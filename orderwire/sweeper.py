@@ -5,9 +5,15 @@ commit, Redis restarted without persistence, a worker died with the message. Any
 command still `accepted` after `accepted_after`, or `running` after `running_after`
 (longer than a task may live), is sent to Celery again under the same task id.
 That is safe because execution is idempotent: a duplicate finds the command done.
+
+A command's `running` status commits only with its outcome (one write transaction per
+attempt), so an `accepted` row may be an attempt in progress: the attempt counter says
+when its latest attempt started, and a command attempted within `running_after` is left
+alone, as a `running` one was.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -19,6 +25,12 @@ from orderwire.db.engine import is_postgres, utcnow
 log = logging.getLogger("orderwire.sweeper")
 
 Enqueue = Callable[[str, str], None]  # (command name, request id)
+# (request ids, a Unix time) -> those with an attempt started after it
+AttemptedSince = Callable[[list[str], float], set[str]]
+
+
+def _nothing_attempted(_request_ids: list[str], _since: float) -> set[str]:
+    return set()
 
 
 class CommandSweeper:
@@ -29,12 +41,14 @@ class CommandSweeper:
         *,
         accepted_after: timedelta,
         running_after: timedelta,
+        attempted_since: AttemptedSince = _nothing_attempted,
         batch_size: int = 200,
     ) -> None:
         self.engine = engine
         self.enqueue = enqueue
         self.accepted_after = accepted_after
         self.running_after = running_after
+        self.attempted_since = attempted_since
         self.batch_size = batch_size
 
     def sweep(self) -> int:
@@ -54,8 +68,18 @@ class CommandSweeper:
                 skip_locked=is_postgres(self.engine),
             )
             command_log.touch(connection, [request_id for request_id, _ in stale])
+        try:
+            live = self.attempted_since(
+                [request_id for request_id, _ in stale],
+                time.time() - self.running_after.total_seconds(),
+            )
+        except Exception:  # cannot tell: a copy is harmless (it waits on the row lock)
+            log.warning("cannot read attempt start times", exc_info=True)
+            live = set()
         requeued = 0
         for request_id, command in stale:
+            if request_id in live:
+                continue
             try:
                 self.enqueue(command, request_id)
             except Exception:

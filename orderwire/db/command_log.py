@@ -7,26 +7,16 @@ what happened; and a failed command keeps its request id and its error.
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from orderwire.command_status import FINAL, UNFINISHED, CommandStatus
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import commands
 
-
-class CommandStatus(StrEnum):
-    ACCEPTED = "accepted"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-
-FINAL = frozenset({CommandStatus.SUCCEEDED, CommandStatus.REJECTED, CommandStatus.FAILED})
-UNFINISHED = (CommandStatus.ACCEPTED, CommandStatus.RUNNING)
+__all__ = ["FINAL", "UNFINISHED", "CommandStatus", "KeyReused", "NewCommand", "SqlCommandLog"]
 
 
 @dataclass(frozen=True)
@@ -97,34 +87,27 @@ def get(connection: Connection, request_id: str, *, lock: bool = False) -> dict[
 _UNFINISHED_ROW = (commands.c.request_id == bindparam("the_request_id")) & commands.c.status.in_(
     UNFINISHED
 )
-START_ATTEMPT = (
+START = (
     update(commands)
     .where(_UNFINISHED_ROW)
     .values(
-        status=CommandStatus.RUNNING,
-        attempts=commands.c.attempts + 1,
-        touched_at=bindparam("now"),
+        status=CommandStatus.RUNNING, attempts=bindparam("attempts"), touched_at=bindparam("now")
     )
-    .returning(commands.c.attempts)
 )
-FINISH = (
+_FINISH_VALUES = {
+    "status": bindparam("new_status"),
+    "result": bindparam("new_result", type_=commands.c.result.type),
+    "error": bindparam("new_error", type_=commands.c.error.type),
+    "finished_at": bindparam("now"),
+    "touched_at": bindparam("now"),
+}
+FINISH = update(commands).where(_UNFINISHED_ROW).values(**_FINISH_VALUES)
+# A verdict written after the attempt's own transaction rolled back records its count too.
+FINISH_COUNTED = (
     update(commands)
     .where(_UNFINISHED_ROW)
-    .values(
-        status=bindparam("new_status"),
-        result=bindparam("new_result", type_=commands.c.result.type),
-        error=bindparam("new_error", type_=commands.c.error.type),
-        finished_at=bindparam("now"),
-        touched_at=bindparam("now"),
-    )
+    .values(**_FINISH_VALUES, attempts=bindparam("attempts"))
 )
-
-
-def start_attempt(connection: Connection, request_id: str) -> int | None:
-    """Count one more attempt and mark the command running; None if it is already final."""
-    return connection.execute(
-        START_ATTEMPT, {"the_request_id": request_id, "now": utcnow()}
-    ).scalar_one_or_none()
 
 
 def finish(
@@ -134,20 +117,54 @@ def finish(
     *,
     result: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
+    attempts: int | None = None,
 ) -> bool:
-    """Move an unfinished command to a final status; False if it was already final."""
+    """Move an unfinished command to a final status (and, if given, set its attempt count);
+    False if it was already final."""
     assert status in FINAL
-    changed = connection.execute(
-        FINISH,
-        {
-            "the_request_id": request_id,
-            "new_status": status,
-            "new_result": result,
-            "new_error": error,
-            "now": utcnow(),
-        },
-    )
+    values = {
+        "the_request_id": request_id,
+        "new_status": status,
+        "new_result": result,
+        "new_error": error,
+        "now": utcnow(),
+    }
+    if attempts is None:
+        changed = connection.execute(FINISH, values)
+    else:
+        changed = connection.execute(FINISH_COUNTED, {**values, "attempts": attempts})
     return changed.rowcount == 1
+
+
+class SqlCommandLog:
+    """The command log as a unit of work sees it: the rows of this transaction's commands."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def lock(self, request_id: str) -> dict[str, Any] | None:
+        """The command's row, locked until the unit of work ends (None if there is none).
+        Two deliveries of one command serialise here."""
+        return get(self.connection, request_id, lock=True)
+
+    def start(self, request_id: str, attempts: int) -> None:
+        """Mark the locked, unfinished command running on its `attempts`-th attempt."""
+        self.connection.execute(
+            START, {"the_request_id": request_id, "attempts": attempts, "now": utcnow()}
+        )
+
+    def finish(
+        self,
+        request_id: str,
+        status: CommandStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> bool:
+        return finish(
+            self.connection, request_id, status, result=result, error=error, attempts=attempts
+        )
 
 
 def touch(connection: Connection, request_ids: list[str]) -> None:

@@ -81,6 +81,34 @@ def append(
     return OutboxEvent(event_id, event.name, aggregate_id, audience, envelope, request_id)
 
 
+class SqlOutbox:
+    """The outbox as a unit of work sees it: events appended in its transaction, in order."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.appended: list[OutboxEvent] = []
+
+    def append(
+        self,
+        event: Event,
+        *,
+        aggregate_id: str,
+        aggregate_version: int,
+        request_id: str | None,
+        audience: Iterable[str],
+    ) -> OutboxEvent:
+        stored = append(
+            self.connection,
+            event,
+            aggregate_id=aggregate_id,
+            aggregate_version=aggregate_version,
+            request_id=request_id,
+            audience=audience,
+        )
+        self.appended.append(stored)
+        return stored
+
+
 def _as_outbox_event(row) -> OutboxEvent:  # type: ignore[no-untyped-def]
     audience = row.audience if isinstance(row.audience, list) else json.loads(row.audience)
     return OutboxEvent(

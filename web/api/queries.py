@@ -1,13 +1,18 @@
 """Query endpoints (CONTRACT.md section 3)."""
 
+import logging
+import time
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from orderwire.db import command_log, read_models
 from web.api.errors import ApiError
-from web.api.intake import reader
+from web.api.intake import orderwire, reader
 from web.sessions import session_id
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
+log = logging.getLogger("orderwire.web")
 
 MAX_PER_PAGE = 100
 
@@ -22,7 +27,27 @@ def command_status(request_id: str) -> Response:
         record = command_log.get(connection, request_id)
     if record is None:
         raise _not_found("command")
-    return jsonify(read_models.command_status(record))
+    return jsonify(read_models.command_status(_with_attempt_under_way(record)))
+
+
+def _with_attempt_under_way(record: dict[str, Any]) -> dict[str, Any]:
+    """A worker commits `running` only together with the outcome (one write transaction per
+    attempt), so an attempt under way is read from the attempt counter: the command shows
+    `running`, with that attempt's number, until the attempt ends or goes stale."""
+    services = orderwire()
+    if record["status"] != command_log.CommandStatus.ACCEPTED or services.attempts is None:
+        return record
+    try:
+        attempt = services.attempts.under_way(
+            record["request_id"], time.time() - services.settings.sweep_running_after
+        )
+    except Exception:  # the log's own answer stands
+        log.warning("cannot read the attempt counter", exc_info=True)
+        return record
+    if attempt is None:
+        return record
+    return {**record, "status": command_log.CommandStatus.RUNNING,
+            "attempts": max(attempt, record["attempts"])}
 
 
 @bp.get("/orders/<order_id>")
