@@ -86,13 +86,16 @@ def bootstrap(
     publisher = RedisEventPublisher(redis_client, history_length=settings.history_length)
     metrics = MetricsRecorder(redis_client)
 
-    def publish(batch: list[OutboxEvent]) -> None:
-        publisher.publish(batch, also=partial(metrics.count_published, batch))
-        for event in batch:
+    def publish(batch: list[OutboxEvent], *, only_next: bool = False) -> list[OutboxEvent]:
+        sent = publisher.publish(
+            batch, also=partial(metrics.count_published, batch), only_next=only_next
+        )
+        for event in sent:
             for subscriber in subscribers_by_type.get(event.type, []):
                 queue.enqueue_subscriber(subscriber.__name__, event.event_id)
+        return sent
 
-    relay = OutboxRelay(engine, publish)
+    relay = OutboxRelay(engine, publish, published_ids=publisher)
     unit_of_work = partial(SqlAlchemyUnitOfWork, engine)
     verdicts = Verdicts(unit_of_work, relay.publish_own)
     policy = retry_policy or RetryPolicy(max_attempts=settings.command_max_attempts)

@@ -1,10 +1,11 @@
 """The transactional outbox: events are written with the command, published after commit.
 
-Two publishers read it. The *fast path* publishes a command's own events right
-after its commit; the *relay* publishes whatever is left (Redis was down, a
-process died). Neither follows "seq greater than the last one I saw": seq is
-assigned before commit, so a transaction that commits late would be skipped.
-Both look for `published_at IS NULL` instead.
+The *fast path* publishes a command's own events right after its commit, from memory;
+the *relay* marks them published in batches (from the ids the publishing script lists)
+and publishes whatever is left (Redis was down, a process died, an earlier event of the
+same order was waiting). The relay does not follow "seq greater than the last one I
+saw": seq is assigned before commit, so a transaction that commits late would be
+skipped. It looks for `published_at IS NULL` instead.
 """
 
 import json
@@ -13,8 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, and_, bindparam, exists, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, bindparam, select, update
 
 from domain.events import Event
 from orderwire.db.engine import utcnow
@@ -30,6 +30,7 @@ class OutboxEvent:
     audience: tuple[str, ...]
     envelope: str
     request_id: str | None = None
+    aggregate_version: int = 0  # 0: unknown (then publishing cannot keep the order's order)
 
 
 # Statements on the hot path are built once: building one per call (and its cache key)
@@ -37,7 +38,10 @@ class OutboxEvent:
 INSERT_EVENT = events.insert()
 MARK_PUBLISHED = (
     update(events)
-    .where(events.c.event_id.in_(bindparam("event_ids", expanding=True)))
+    .where(
+        events.c.event_id.in_(bindparam("event_ids", expanding=True)),
+        events.c.published_at.is_(None),
+    )
     .values(published_at=bindparam("published_at"))
 )
 
@@ -78,7 +82,9 @@ def append(
             "occurred_at": occurred_at,
         },
     )
-    return OutboxEvent(event_id, event.name, aggregate_id, audience, envelope, request_id)
+    return OutboxEvent(
+        event_id, event.name, aggregate_id, audience, envelope, request_id, aggregate_version
+    )
 
 
 class SqlOutbox:
@@ -112,7 +118,8 @@ class SqlOutbox:
 def _as_outbox_event(row) -> OutboxEvent:  # type: ignore[no-untyped-def]
     audience = row.audience if isinstance(row.audience, list) else json.loads(row.audience)
     return OutboxEvent(
-        row.event_id, row.type, row.aggregate_id, tuple(audience), row.envelope, row.request_id
+        row.event_id, row.type, row.aggregate_id, tuple(audience), row.envelope, row.request_id,
+        row.aggregate_version,
     )
 
 
@@ -123,36 +130,8 @@ _COLUMNS = (
     events.c.audience,
     events.c.envelope,
     events.c.request_id,
+    events.c.aggregate_version,
 )
-
-
-def _claim_own_query() -> Select:
-    earlier = aliased(events)
-    own = bindparam("event_ids", expanding=True)
-    waiting_before = exists().where(
-        and_(
-            earlier.c.aggregate_id == events.c.aggregate_id,
-            earlier.c.published_at.is_(None),
-            earlier.c.seq < events.c.seq,
-            earlier.c.event_id.not_in(own),
-        )
-    )
-    return (
-        select(*_COLUMNS)
-        .where(events.c.event_id.in_(own), events.c.published_at.is_(None), ~waiting_before)
-        .order_by(events.c.seq)
-        .with_for_update(skip_locked=True)
-    )
-
-
-CLAIM_OWN = _claim_own_query()  # built once, like INSERT_EVENT above
-
-
-def claim_own(connection: Connection, event_ids: list[str]) -> list[OutboxEvent]:
-    """The fast path's share: these still-unpublished events, unless an earlier event of the
-    same aggregate is still waiting (then the relay publishes them all, in order)."""
-    rows = connection.execute(CLAIM_OWN, {"event_ids": list(event_ids)})
-    return [_as_outbox_event(row) for row in rows]
 
 
 def claim_unpublished(

@@ -1,14 +1,19 @@
 """Moving committed events from the outbox to Redis: at least once, in commit order per order.
 
-`publish_own` is the fast path a worker takes right after its commit;
-`publish_backlog` is what the relay process does in a loop. Both publish, then
-mark: a crash between the two publishes again with the same event id, which
-subscribers drop, and the session streams ignore.
+`publish_own` is the fast path a worker takes right after its commit: one Redis round
+trip with the events it has in memory, no database. The publishing script holds back
+an event whose order has an earlier event still unpublished, and lists every event it
+published. `publish_backlog` is what the relay process does in a loop: first mark
+published, in one short write transaction per batch, the events the script listed;
+then publish and mark what is still unpublished after a grace period. Publishing comes
+before marking everywhere: a crash between the two publishes again with the same event
+id, which subscribers drop and the session streams ignore.
 """
 
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
@@ -22,32 +27,63 @@ log = logging.getLogger("orderwire.relay")
 # One relay at a time publishes the backlog, so two relays cannot interleave one order's events.
 RELAY_LOCK_ID = 0x6F72_6465  # "orde"
 
+# (batch, only_next) -> the events that went out
+Publish = Callable[..., list[OutboxEvent]]
+
+
+class PublishedIds(Protocol):
+    """The ids the publishing script listed (orderwire.messaging.publisher)."""
+
+    def take_published_ids(self, limit: int) -> list[str]: ...
+
+    def forget_published_ids(self, count: int) -> None: ...
+
 
 class OutboxRelay:
     def __init__(
         self,
         engine: Engine,
-        publish: Callable[[list[OutboxEvent]], None],
+        publish: Publish,
         *,
+        published_ids: PublishedIds | None = None,
         grace: timedelta = timedelta(seconds=2),
         batch_size: int = 500,
     ) -> None:
         self.engine = engine
         self.publish = publish
+        self.published_ids = published_ids
         self.grace = grace
         self.batch_size = batch_size
 
-    def publish_own(self, event_ids: list[str]) -> None:
+    def publish_own(self, batch: list[OutboxEvent]) -> None:
         """Fast path after a commit. Never raises: whatever it cannot publish, the relay will."""
-        if not event_ids:
+        if not batch:
             return
         try:
-            self._claim_publish_mark(lambda connection: outbox.claim_own(connection, event_ids))
+            self._log_published(self.publish(batch, only_next=True))
         except Exception:
             log.warning("fast-path publish failed; the relay will retry", exc_info=True)
 
+    def mark_confirmed(self) -> int:
+        """Mark published in the outbox what the publishing script listed; returns how many.
+        The ids are dropped from the list only after the marks commit."""
+        if self.published_ids is None:
+            return 0
+        event_ids = self.published_ids.take_published_ids(self.batch_size)
+        if not event_ids:
+            return 0
+        with self.engine.connect() as connection, connection.begin():
+            outbox.mark_published(connection, event_ids)
+        self.published_ids.forget_published_ids(len(event_ids))
+        return len(event_ids)
+
     def publish_backlog(self) -> int:
-        """Publish events the fast path left behind; returns how many. Raises on Redis errors."""
+        """Mark what was published, then publish what is left; returns how many events this
+        published. Raises on Redis errors."""
+        # First the marks, all of them, a batch per short transaction: an event the fast
+        # path published must not look unpublished to the claim below.
+        while self.mark_confirmed() == self.batch_size:
+            pass
 
         def claim(connection: Connection) -> list[OutboxEvent]:
             if is_postgres(self.engine) and not connection.execute(
@@ -76,9 +112,9 @@ class OutboxRelay:
         else:
             # SQLite has one writer lock for the whole database: holding it across a Redis
             # call would stop every command while Redis hangs. So claim in a read transaction
-            # and mark in a short write one. Order per aggregate still holds: claim_own skips
-            # an event while an earlier one of its aggregate is unmarked, and marks follow
-            # publishing.
+            # and mark in a short write one. Order per aggregate still holds: the fast path
+            # holds back an event while an earlier one of its aggregate is unpublished, and
+            # marks follow publishing.
             with read_only(self.engine).connect() as connection, connection.begin():
                 batch = claim(connection)
             if batch:
@@ -90,6 +126,9 @@ class OutboxRelay:
     def _publish(self, batch: list[OutboxEvent]) -> None:
         self.publish(batch)
         fault_point("relay.after_publish")
+        self._log_published(batch)
+
+    def _log_published(self, batch: list[OutboxEvent]) -> None:
         for event in batch:
             log.info(
                 "published %s",

@@ -45,8 +45,8 @@ class RunInTransaction:
                     execution.request_id, CommandStatus.SUCCEEDED, result=outcome.result
                 )
             # Otherwise an inner behaviour wrote a verdict into this unit of work instead.
-            event_ids = [stored.event_id for stored in uow.outbox.appended]
+            appended = list(uow.outbox.appended)
             fault_point("transaction.before_commit")
             uow.commit()
-        self.publish_now(event_ids)
-        return replace(outcome, event_ids=event_ids)
+        self.publish_now(appended)
+        return replace(outcome, event_ids=[stored.event_id for stored in appended])

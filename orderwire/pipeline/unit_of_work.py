@@ -65,4 +65,5 @@ class PipelineUnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], PipelineUnitOfWork]
-PublishNow = Callable[[list[str]], None]
+# After the commit: publish these stored events (what `outbox.appended` holds) at once.
+PublishNow = Callable[[list[Any]], None]

@@ -64,6 +64,7 @@ class Verdicts:
                 return settled
             execution.record = record
             outcome = self.conclude(uow, execution, status, code, message)
+            appended = list(uow.outbox.appended)
             uow.commit()
-        self.publish_now(outcome.event_ids)
+        self.publish_now(appended)
         return outcome

@@ -100,7 +100,12 @@ def place(services: Orderwire, session: str) -> tuple[str, list[str]]:
 
 def relay_now(services: Orderwire) -> OutboxRelay:
     """The bootstrap's publishing, without the grace the real relay leaves the fast path."""
-    return OutboxRelay(services.engine, services.relay.publish, grace=timedelta(0))
+    return OutboxRelay(
+        services.engine,
+        services.relay.publish,
+        published_ids=services.relay.published_ids,
+        grace=timedelta(0),
+    )
 
 
 def publish_backlog_until_published(relay: OutboxRelay, engine: Engine, ids: list[str]) -> None:

@@ -64,9 +64,12 @@ class Worker:
     def __init__(self, max_attempts: int = 3) -> None:
         self.database = FakeDatabase()
         self.counter = Counter()
-        self.published: list[str] = []
-        self.verdicts = Verdicts(self.unit_of_work, self.published.extend)
+        self.published: list[str] = []  # ids of the events handed to the fast path
+        self.verdicts = Verdicts(self.unit_of_work, self.publish_now)
         self.policy = RetryPolicy(max_attempts=max_attempts, base_delay=0.0001)
+
+    def publish_now(self, batch: list[Any]) -> None:
+        self.published.extend(stored.event_id for stored in batch)
 
     def unit_of_work(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.database)
@@ -75,7 +78,7 @@ class Worker:
         return [
             RetryTransient(self.verdicts, self.policy, **give_up),
             CountInLogWithoutCounter(self.unit_of_work),
-            RunInTransaction(self.unit_of_work, self.published.extend),
+            RunInTransaction(self.unit_of_work, self.publish_now),
             CountAttempt(self.counter, self.verdicts, max_attempts=self.policy.max_attempts),
             BuildCommand(self.verdicts),
         ]
@@ -361,7 +364,7 @@ def test_a_log_that_cannot_be_reached_is_retried_then_the_error_leaves_the_task(
 
     retrying = RetryTransient(worker.verdicts, worker.policy)
     with pytest.raises(ConnectionError):
-        compose([retrying, RunInTransaction(unreachable, worker.published.extend)],
+        compose([retrying, RunInTransaction(unreachable, worker.publish_now)],
                 NextStep())(Execution(request_id))
 
     assert len(calls) == worker.policy.max_attempts  # no attempt of the command was counted
