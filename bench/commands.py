@@ -44,6 +44,7 @@ class CommandsOptions:
     concurrency: int = 16
     worker_concurrency: int = 2
     replays: int = 100
+    preload: int = 0  # finished commands, orders and published events to insert first
 
 
 def _phase(samples: list[Sample], started: float, ended: float, warmup: float,
@@ -225,6 +226,25 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _preload(database_url: str, rows: int) -> float | None:
+    """History first (`--preload`), so the run shows whether a command's cost grows with it."""
+    if not rows:
+        return None
+    from sqlalchemy import text
+
+    from bench.preload import seed
+    from orderwire.db.engine import make_engine
+
+    engine = make_engine(database_url)
+    seconds = seed(engine, rows)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    engine.dispose()
+    print(f"bench: preloaded {rows} commands, orders and events in {seconds:.0f} s")
+    return round(seconds, 1)
+
+
 def run_commands_benchmark(options: CommandsOptions, env: dict[str, str], *,
                            web_log_level: str = "INFO") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="orderwire-bench-") as workdir, \
@@ -233,6 +253,7 @@ def run_commands_benchmark(options: CommandsOptions, env: dict[str, str], *,
                              worker_concurrency=options.worker_concurrency, env=env,
                              web_log_level=web_log_level)
         with system:
+            preloaded = _preload(database_url, options.preload)
             system.start_flower()
             system.start_noop_worker(options.worker_concurrency)
             system.start_tutorial(options.worker_concurrency)
@@ -242,6 +263,7 @@ def run_commands_benchmark(options: CommandsOptions, env: dict[str, str], *,
         "database": database_kind(database_url),
         "options": vars(options),
         "web_log_level": web_log_level,
+        "preload_seconds": preloaded,
         "runs": runs,
         "summary": summarise(runs),
     }

@@ -75,6 +75,9 @@ def print_commands_table(results: dict[str, Any]) -> None:
           f"{options['worker_concurrency']} worker processes each, {options['concurrency']} "
           f"concurrent users, {options['duration']:g} s phases, {len(runs)} runs; medians; "
           "ratios are medians of each run's orderwire / baseline)")
+    if options.get("preload"):
+        print(f"  orderwire's database preloaded with {options['preload']} finished commands, "
+              f"orders and published events ({results.get('preload_seconds')} s)")
     rows = [
         ("throughput (commands/s)", "throughput_per_s", "throughput"),
         ("CPU per command (ms)", "cpu_ms_total", "cpu"),

@@ -22,6 +22,7 @@ from orderwire.bus import MessageBus
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
 from orderwire.db.outbox import OutboxEvent
+from orderwire.db.retention import Retention
 from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.delivery_sweeper import DeliverySweeper
 from orderwire.messaging.publisher import RedisEventPublisher
@@ -55,6 +56,7 @@ class Orderwire:
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
     delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
     attempts: RedisAttemptCounter | None = None  # each command's attempts while it runs
+    retention: Retention | None = None  # prunes published events and finished commands
 
     def execute(self, request_id: str) -> Outcome:
         """Run one accepted command through the pipeline (what a worker task does)."""
@@ -142,4 +144,5 @@ def bootstrap(
         after_commit_subscribers=subscribers_by_type,
         metrics=metrics,
         attempts=attempts,
+        retention=Retention(engine, keep=timedelta(days=settings.retention_days)),
     )

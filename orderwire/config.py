@@ -169,6 +169,8 @@ class Settings:
     # Commands per client address per window (web/rate_limit.py); None: no limit. From the
     # environment it defaults to 1200/60; settings built in code (tests) set it if they want it.
     rate_limit: tuple[int, int] | None = None
+    # The relay deletes published events and finished commands older than this (days).
+    retention_days: int = 7
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -200,4 +202,5 @@ class Settings:
             websocket_queue_size=_integer(env, "ORDERWIRE_WEBSOCKET_QUEUE", 1000, 1, 1_000_000),
             rate_limit=_rate_limit(env),
             websocket_ping_seconds=_integer(env, "ORDERWIRE_WEBSOCKET_PING_SECONDS", 25, 1, 3600),
+            retention_days=_integer(env, "ORDERWIRE_RETENTION_DAYS", 7, 1, 3650),
         )

@@ -1,4 +1,5 @@
-"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop.
+"""The `relay` process: publishes the outbox backlog and runs the periodic jobs, in a loop:
+the command sweeper, the delivery sweeper and retention (orderwire/db/retention.py).
 
 Each job keeps a promise when something else broke (Redis was down at commit, a
 message was lost), so they run apart from the web and the workers, and stop
@@ -40,6 +41,7 @@ def run_relay(
     interval: float = 0.2,
     sweep_every: float = 5.0,
     delivery_sweep_every: float = 60.0,
+    retention_every: float = 60.0,
 ) -> None:
     stop = stop or _stop_on_signals()
     periodic = [Every(sweep_every, services.sweeper.sweep, "command sweep")]
@@ -47,6 +49,8 @@ def run_relay(
         periodic.append(
             Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
         )
+    if services.retention is not None:
+        periodic.append(Every(retention_every, services.retention.prune, "retention"))
     backoff = interval
     log.info("relay started", extra={"event": "relay.started"})
     while not stop.is_set():
