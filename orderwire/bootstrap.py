@@ -78,7 +78,7 @@ def bootstrap(
     redis_client = redis_client or redis.Redis.from_url(
         settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
     )
-    celery = celery or create_celery(settings)
+    celery = celery or create_celery(settings, sender=True)
     queue = CommandQueue(celery)
     subscribers_by_type = (
         registry.AFTER_COMMIT_SUBSCRIBERS
