@@ -21,13 +21,13 @@ from orderwire.attempt_counter import RedisAttemptCounter
 from orderwire.bus import MessageBus
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
-from orderwire.db.outbox import OutboxEvent
 from orderwire.db.retention import Retention
 from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.delivery_sweeper import DeliverySweeper
-from orderwire.messaging.publisher import RedisEventPublisher
-from orderwire.messaging.relay import OutboxRelay
 from orderwire.metrics import MetricsRecorder
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.relay import OutboxRelay
+from orderwire.outbox.store import OutboxEvent
 from orderwire.pipeline import Step, compose
 from orderwire.pipeline.attempts import CountAttempt, CountInLogWithoutCounter
 from orderwire.pipeline.execution import Execution, Outcome

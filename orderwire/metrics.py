@@ -52,7 +52,7 @@ from domain.commands import COMMAND_TYPES
 from orderwire.db import stats
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import utcnow
-from orderwire.db.outbox import OutboxEvent
+from orderwire.outbox.store import OutboxEvent
 
 log = logging.getLogger("orderwire.metrics")
 

@@ -13,8 +13,8 @@ from sqlalchemy import Connection, Engine
 from domain.events import RecordedEvent
 from orderwire.db.command_log import SqlCommandLog
 from orderwire.db.engine import is_postgres
-from orderwire.db.outbox import SqlOutbox
 from orderwire.db.repositories import SqlNotificationRepository, SqlOrderRepository
+from orderwire.outbox.store import SqlOutbox
 
 
 class SqlAlchemyUnitOfWork:

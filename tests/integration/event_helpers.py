@@ -15,7 +15,7 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.db.tables import events
 from orderwire.local_redis import free_port
-from orderwire.messaging.relay import OutboxRelay
+from orderwire.outbox.relay import OutboxRelay
 from orderwire.pipeline.execution import Outcome
 from tests.listening import PatternListener
 from tests.recorded_commands import place_order_payload, record_command

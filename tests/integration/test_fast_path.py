@@ -6,9 +6,9 @@ import uuid
 import pytest
 import redis
 
-from orderwire.db.outbox import OutboxEvent
-from orderwire.messaging.keys import PUBLISHED_IDS
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.keys import PUBLISHED_IDS
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.store import OutboxEvent
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from orderwire.db.outbox import OutboxEvent
 from orderwire.local_redis import free_port
 from orderwire.metrics import ACCEPTED_KEY, END_TO_END, PUBLISHED_KEY, MetricsRecorder
+from orderwire.outbox.store import OutboxEvent
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -17,12 +17,12 @@ from sqlalchemy import Engine, update
 
 from domain.events import OrderShipped
 from orderwire import registry
-from orderwire.db import outbox
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import events
-from orderwire.messaging.keys import session_stream
-from orderwire.messaging.publisher import RedisEventPublisher
-from orderwire.messaging.relay import OutboxRelay
+from orderwire.outbox import store as outbox
+from orderwire.outbox.keys import session_stream
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.relay import OutboxRelay
 from orderwire.pipeline.retries import RetryPolicy
 from tests.integration.event_helpers import (
     HangingRedis,

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from domain.events import OrderShipped
-from orderwire.db import outbox
 from orderwire.db.tables import events
+from orderwire.outbox import store as outbox
 from tests.integration.event_helpers import (
     a_session,
     closed_redis_url,

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import redis
 
-from orderwire.messaging.keys import LIVE_CHANNEL
+from orderwire.outbox.keys import LIVE_CHANNEL
 from web.live.connection import LiveConnection
 
 log = logging.getLogger("orderwire.live")

@@ -24,15 +24,15 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import NoScriptError
 
-from orderwire.db.outbox import OutboxEvent
-from orderwire.messaging.envelope import channel_for
-from orderwire.messaging.keys import (
+from orderwire.outbox.envelope import channel_for
+from orderwire.outbox.keys import (
     LIVE_CHANNEL,
     POSITION_PREFIX,
     PUBLISHED_IDS,
     PUBLISHED_VERSION_PREFIX,
     STREAM_PREFIX,
 )
+from orderwire.outbox.store import OutboxEvent
 
 PUBLISH_SCRIPT = """
 local event_id, channel, envelope = ARGV[1], ARGV[2], ARGV[3]

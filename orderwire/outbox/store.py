@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from domain.events import Event
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import events
-from orderwire.messaging.envelope import dumps, make_envelope
+from orderwire.outbox.envelope import dumps, make_envelope
 
 
 @dataclass(frozen=True)

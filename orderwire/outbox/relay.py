@@ -17,10 +17,10 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
-from orderwire.db import outbox
 from orderwire.db.engine import is_postgres, read_only, utcnow
-from orderwire.db.outbox import OutboxEvent
 from orderwire.faults import fault_point
+from orderwire.outbox import store as outbox
+from orderwire.outbox.store import OutboxEvent
 
 log = logging.getLogger("orderwire.relay")
 
@@ -32,7 +32,7 @@ Publish = Callable[..., list[OutboxEvent]]
 
 
 class PublishedIds(Protocol):
-    """The ids the publishing script listed (orderwire.messaging.publisher)."""
+    """The ids the publishing script listed (orderwire.outbox.publisher)."""
 
     def take_published_ids(self, limit: int) -> list[str]: ...
 
