@@ -26,8 +26,7 @@ from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.delivery_sweeper import DeliverySweeper
 from orderwire.metrics import MetricsRecorder
 from orderwire.outbox.publisher import RedisEventPublisher
-from orderwire.outbox.relay import OutboxRelay
-from orderwire.outbox.store import OutboxEvent
+from orderwire.outbox.relay import OutboxRelay, PublishAndFanOut
 from orderwire.pipeline import Step, compose
 from orderwire.pipeline.attempts import CountAttempt, CountInLogWithoutCounter
 from orderwire.pipeline.execution import Execution, Outcome
@@ -88,15 +87,9 @@ def bootstrap(
     publisher = RedisEventPublisher(redis_client, history_length=settings.history_length)
     metrics = MetricsRecorder(redis_client)
 
-    def publish(batch: list[OutboxEvent], *, only_next: bool = False) -> list[OutboxEvent]:
-        sent = publisher.publish(
-            batch, also=partial(metrics.count_published, batch), only_next=only_next
-        )
-        for event in sent:
-            for subscriber in subscribers_by_type.get(event.type, []):
-                queue.enqueue_subscriber(subscriber.__name__, event.event_id)
-        return sent
-
+    publish = PublishAndFanOut(
+        publisher, subscribers_by_type, queue.enqueue_subscriber, also=metrics.count_published
+    )
     relay = OutboxRelay(engine, publish, published_ids=publisher)
     unit_of_work = partial(SqlAlchemyUnitOfWork, engine)
     verdicts = Verdicts(unit_of_work, relay.publish_own)
