@@ -110,32 +110,6 @@ FINISH_COUNTED = (
 )
 
 
-def finish(
-    connection: Connection,
-    request_id: str,
-    status: CommandStatus,
-    *,
-    result: dict[str, Any] | None = None,
-    error: dict[str, Any] | None = None,
-    attempts: int | None = None,
-) -> bool:
-    """Move an unfinished command to a final status (and, if given, set its attempt count);
-    False if it was already final."""
-    assert status in FINAL
-    values = {
-        "the_request_id": request_id,
-        "new_status": status,
-        "new_result": result,
-        "new_error": error,
-        "now": utcnow(),
-    }
-    if attempts is None:
-        changed = connection.execute(FINISH, values)
-    else:
-        changed = connection.execute(FINISH_COUNTED, {**values, "attempts": attempts})
-    return changed.rowcount == 1
-
-
 class SqlCommandLog:
     """The command log as a unit of work sees it: the rows of this transaction's commands."""
 
@@ -162,9 +136,21 @@ class SqlCommandLog:
         error: dict[str, Any] | None = None,
         attempts: int | None = None,
     ) -> bool:
-        return finish(
-            self.connection, request_id, status, result=result, error=error, attempts=attempts
-        )
+        """Move an unfinished command to a final status (and, if given, set its attempt
+        count); False if it was already final."""
+        assert status in FINAL
+        values = {
+            "the_request_id": request_id,
+            "new_status": status,
+            "new_result": result,
+            "new_error": error,
+            "now": utcnow(),
+        }
+        if attempts is None:
+            changed = self.connection.execute(FINISH, values)
+        else:
+            changed = self.connection.execute(FINISH_COUNTED, {**values, "attempts": attempts})
+        return changed.rowcount == 1
 
 
 def touch(connection: Connection, request_ids: list[str]) -> None:

@@ -46,47 +46,6 @@ MARK_PUBLISHED = (
 )
 
 
-def append(
-    connection: Connection,
-    event: Event,
-    *,
-    aggregate_id: str,
-    aggregate_version: int,
-    request_id: str | None,
-    audience: Iterable[str],
-) -> OutboxEvent:
-    event_id = str(uuid.uuid4())
-    occurred_at = utcnow()
-    envelope = dumps(
-        make_envelope(
-            event_id=event_id,
-            event_type=event.name,
-            occurred_at=occurred_at,
-            request_id=request_id,
-            aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version,
-            data=event.data(),
-        )
-    )
-    audience = tuple(sorted(set(audience)))
-    connection.execute(
-        INSERT_EVENT,
-        {
-            "event_id": event_id,
-            "type": event.name,
-            "aggregate_id": aggregate_id,
-            "aggregate_version": aggregate_version,
-            "request_id": request_id,
-            "audience": list(audience),
-            "envelope": envelope,
-            "occurred_at": occurred_at,
-        },
-    )
-    return OutboxEvent(
-        event_id, event.name, aggregate_id, audience, envelope, request_id, aggregate_version
-    )
-
-
 class SqlOutbox:
     """The outbox as a unit of work sees it: events appended in its transaction, in order."""
 
@@ -103,13 +62,35 @@ class SqlOutbox:
         request_id: str | None,
         audience: Iterable[str],
     ) -> OutboxEvent:
-        stored = append(
-            self.connection,
-            event,
-            aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version,
-            request_id=request_id,
-            audience=audience,
+        event_id = str(uuid.uuid4())
+        occurred_at = utcnow()
+        envelope = dumps(
+            make_envelope(
+                event_id=event_id,
+                event_type=event.name,
+                occurred_at=occurred_at,
+                request_id=request_id,
+                aggregate_id=aggregate_id,
+                aggregate_version=aggregate_version,
+                data=event.data(),
+            )
+        )
+        audience = tuple(sorted(set(audience)))
+        self.connection.execute(
+            INSERT_EVENT,
+            {
+                "event_id": event_id,
+                "type": event.name,
+                "aggregate_id": aggregate_id,
+                "aggregate_version": aggregate_version,
+                "request_id": request_id,
+                "audience": list(audience),
+                "envelope": envelope,
+                "occurred_at": occurred_at,
+            },
+        )
+        stored = OutboxEvent(
+            event_id, event.name, aggregate_id, audience, envelope, request_id, aggregate_version
         )
         self.appended.append(stored)
         return stored

@@ -275,8 +275,8 @@ def test_publishing_an_event_twice_appends_it_once_to_each_session_stream(
 ) -> None:
     first, second = a_session(), a_session()
     with engine.begin() as connection:
-        event = outbox.append(
-            connection, OrderShipped(order_id="o"), aggregate_id=str(uuid.uuid4()),
+        event = outbox.SqlOutbox(connection).append(
+            OrderShipped(order_id="o"), aggregate_id=str(uuid.uuid4()),
             aggregate_version=1, request_id="r", audience=[first, second],
         )
     publisher = RedisEventPublisher(redis_client)
@@ -293,8 +293,8 @@ def test_a_redis_that_forgot_the_publish_script_is_taught_it_again(
 ) -> None:
     session = a_session()
     with engine.begin() as connection:
-        event = outbox.append(
-            connection, OrderShipped(order_id="o"), aggregate_id=str(uuid.uuid4()),
+        event = outbox.SqlOutbox(connection).append(
+            OrderShipped(order_id="o"), aggregate_id=str(uuid.uuid4()),
             aggregate_version=1, request_id="r", audience=[session],
         )
     redis_client.script_flush()  # what a restarted Redis knows: no scripts

@@ -53,8 +53,7 @@ def test_the_fast_path_defers_to_the_relay_while_an_earlier_event_of_the_order_w
 
 
 def _insert_event(connection, *, seq: int, aggregate_id: str, version: int) -> str:  # type: ignore[no-untyped-def]
-    stored = outbox.append(
-        connection,
+    stored = outbox.SqlOutbox(connection).append(
         OrderShipped(order_id=aggregate_id),
         aggregate_id=aggregate_id,
         aggregate_version=version,
@@ -98,13 +97,13 @@ def test_a_transaction_that_took_its_seq_first_but_commits_last_is_not_skipped(
     relay = relay_now(orderwire_on(engine, database_url, redis_server.url))
     with engine.connect() as slow:
         transaction = slow.begin()
-        early = outbox.append(
-            slow, OrderShipped(order_id="x"), aggregate_id=str(uuid.uuid4()),
+        early = outbox.SqlOutbox(slow).append(
+            OrderShipped(order_id="x"), aggregate_id=str(uuid.uuid4()),
             aggregate_version=1, request_id=None, audience=[],
         )
         with engine.begin() as fast:
-            late = outbox.append(
-                fast, OrderShipped(order_id="y"), aggregate_id=str(uuid.uuid4()),
+            late = outbox.SqlOutbox(fast).append(
+                OrderShipped(order_id="y"), aggregate_id=str(uuid.uuid4()),
                 aggregate_version=1, request_id=None, audience=[],
             )
         publish_backlog_until_published(relay, engine, [late.event_id])
