@@ -7,9 +7,9 @@
 3. a database outage of `db_outage` seconds (SQLite: an exclusive lock held from
    outside; PostgreSQL: every table locked, then orderwire's connections killed);
 4. a relay crash between publishing and marking: with the relay stopped, a worker
-   whose fast path dies right after publishing leaves published-but-unmarked
-   events; a relay with the same fault publishes them again and dies before marking;
-   then a healthy relay publishes them a third time and marks them.
+   that dies right after each commit, before its fast path publishes, leaves committed
+   but unpublished events; a relay publishes them and dies before marking; then a
+   healthy relay publishes them again and marks them.
 Then the traffic stops, the system is given `settle_timeout` seconds to finish
 everything, and the checks run.
 """
@@ -24,7 +24,13 @@ from sqlalchemy import func, select
 
 from chaos import checks
 from chaos.observers import EventTap, LiveListener
-from chaos.system import RELAY_CRASH, SECRET_KEY, ChaosSystem, chaos_database
+from chaos.system import (
+    RELAY_CRASH,
+    SECRET_KEY,
+    WORKER_CRASH_AFTER_COMMIT,
+    ChaosSystem,
+    chaos_database,
+)
 from chaos.traffic import CommandStream, new_browser
 from orderwire.db.tables import commands, events
 from tests.waiting import wait_for
@@ -92,13 +98,14 @@ class Storm:
         system = self.system
         system.stop_relay()
         system.kill_worker()
-        system.replace_worker(env=RELAY_CRASH)
+        system.replace_worker(env=WORKER_CRASH_AFTER_COMMIT)
         wait_for(lambda: self.unpublished() > 0, timeout=60,
-                 what="a worker to die between publishing and marking")
+                 what="a worker to die between its commit and publishing")
         backlog = self.unpublished()
         system.kill_worker()
         system.replace_worker()
-        self.note("relay", f"{backlog} events published but unmarked (worker died after publish)")
+        self.note("relay", f"{backlog} events committed but unpublished (worker died after "
+                           "its commit)")
         time.sleep(2.5)  # the relay only takes events older than its 2 s grace
         system.launch_relay(env=RELAY_CRASH)
         code = system.wait_for_relay_exit(timeout=30)

@@ -48,5 +48,6 @@ class RunInTransaction:
             appended = list(uow.outbox.appended)
             fault_point("transaction.before_commit")
             uow.commit()
+        fault_point("transaction.after_commit")  # committed, not yet handed to the fast path
         self.publish_now(appended)
         return replace(outcome, event_ids=[stored.event_id for stored in appended])
