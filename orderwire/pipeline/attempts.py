@@ -53,7 +53,9 @@ class CountAttempt:
                 "attempts_exhausted",
                 f"gave up after {execution.attempt - 1} attempts",
             )
-        execution.uow.commands.start(execution.request_id, execution.attempt)
+        # Nothing to write here: the count is in Redis (or already in the log), and the
+        # outcome written in this same transaction records it. A `running` status written
+        # now would be seen by no one before the commit that replaces it.
         return next_step(execution)
 
 

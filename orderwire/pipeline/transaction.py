@@ -42,7 +42,10 @@ class RunInTransaction:
                         audience=audience,
                     )
                 uow.commands.finish(
-                    execution.request_id, CommandStatus.SUCCEEDED, result=outcome.result
+                    execution.request_id,
+                    CommandStatus.SUCCEEDED,
+                    result=outcome.result,
+                    attempts=execution.attempt or None,
                 )
             # Otherwise an inner behaviour wrote a verdict into this unit of work instead.
             appended = list(uow.outbox.appended)
