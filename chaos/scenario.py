@@ -16,9 +16,9 @@
    connection reset and new ones refused, through chaos/db_proxy.py; then, as before,
    every table locked and orderwire's connections terminated);
 6. a relay crash between publishing and marking: with the relay stopped, a worker
-   whose fast path dies right after publishing leaves published-but-unmarked
-   events; a relay with the same fault publishes them again and dies before marking;
-   then a healthy relay publishes them a third time and marks them.
+   that dies right after each commit, before its fast path publishes, leaves committed
+   but unpublished events; a relay publishes them and dies before marking; then a
+   healthy relay publishes them again and marks them.
 Then the traffic stops, the system is given `settle_timeout` seconds to finish
 everything, the checks run, and each fault's phase is reported (chaos/phases.py).
 """
@@ -35,7 +35,13 @@ from chaos import checks
 from chaos.observers import EventTap, LiveListener
 from chaos.phases import Timeline, print_table
 from chaos.phases import report as phase_report
-from chaos.system import RELAY_CRASH, SECRET_KEY, ChaosSystem, chaos_database
+from chaos.system import (
+    RELAY_CRASH,
+    SECRET_KEY,
+    WORKER_CRASH_AFTER_COMMIT,
+    ChaosSystem,
+    chaos_database,
+)
 from chaos.traffic import CommandStream, ReadStream, new_browser
 from orderwire.db.tables import commands, events
 from tests.waiting import wait_for
@@ -162,13 +168,14 @@ class Storm:
         self.begin("relay")
         system.stop_relay()
         system.kill_worker()
-        system.replace_worker(env=RELAY_CRASH)
+        system.replace_worker(env=WORKER_CRASH_AFTER_COMMIT)
         wait_for(lambda: self.unpublished() > 0, timeout=60,
-                 what="a worker to die between publishing and marking")
+                 what="a worker to die between its commit and publishing")
         backlog = self.unpublished()
         system.kill_worker()
         system.replace_worker()
-        self.note("relay", f"{backlog} events published but unmarked (worker died after publish)")
+        self.note("relay", f"{backlog} events committed but unpublished (worker died after "
+                           "its commit)")
         time.sleep(2.5)  # the relay only takes events older than its 2 s grace
         system.launch_relay(env=RELAY_CRASH)
         code = system.wait_for_relay_exit(timeout=30)
