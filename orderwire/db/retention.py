@@ -25,7 +25,7 @@ _OLD_EVENTS = (
     .limit(bindparam("batch"))
 )
 _OLD_COMMANDS = (
-    select(commands.c.request_id)
+    select(commands.c.command_id)  # the key: a request id is unique only within its session
     # (status, touched_at) is indexed, and a finished command was last touched when it finished.
     .where(commands.c.status.in_(sorted(FINAL)), commands.c.touched_at < bindparam("cutoff"))
     .limit(bindparam("batch"))
@@ -79,13 +79,13 @@ class Retention:
 
     def _prune_commands(self, cutoff: datetime) -> int:
         with self.engine.connect() as connection, connection.begin():
-            request_ids = list(
+            command_ids = list(
                 connection.execute(
                     _OLD_COMMANDS, {"cutoff": cutoff, "batch": self.batch_size}
                 ).scalars()
             )
-            if request_ids:
+            if command_ids:
                 connection.execute(
-                    delete(commands).where(commands.c.request_id.in_(request_ids))
+                    delete(commands).where(commands.c.command_id.in_(command_ids))
                 )
-        return len(request_ids)
+        return len(command_ids)

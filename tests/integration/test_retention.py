@@ -35,14 +35,14 @@ def an_event(engine: Engine, *, published_days_ago: float | None) -> str:
 
 
 def a_command(engine: Engine, status: CommandStatus, *, days_ago: float) -> str:
-    request_id = record_command(engine, "PlaceOrder", place_order_payload())
+    command_id = record_command(engine, "PlaceOrder", place_order_payload())
     with engine.begin() as connection:
         connection.execute(
-            update(commands).where(commands.c.request_id == request_id).values(
+            update(commands).where(commands.c.command_id == command_id).values(
                 status=status, touched_at=utcnow() - timedelta(days=days_ago)
             )
         )
-    return request_id
+    return command_id
 
 
 def existing_events(engine: Engine, ids: list[str]) -> set[str]:
@@ -61,7 +61,7 @@ def handled(engine: Engine, ids: list[str]) -> set[str]:
 def existing_commands(engine: Engine, ids: list[str]) -> set[str]:
     with engine.connect() as connection:
         return set(connection.execute(
-            select(commands.c.request_id).where(commands.c.request_id.in_(ids))).scalars())
+            select(commands.c.command_id).where(commands.c.command_id.in_(ids))).scalars())
 
 
 def test_published_events_and_finished_commands_past_retention_go_and_the_rest_stays(

@@ -126,7 +126,7 @@ def test_the_sweeper_sends_no_copy_of_a_command_whose_attempt_is_under_way(
     sent: list[str] = []
     sweeper = CommandSweeper(
         engine,
-        lambda _command, request_id: sent.append(request_id),
+        lambda _command, _request_id, command_id: sent.append(command_id),
         accepted_after=timedelta(0),
         running_after=timedelta(seconds=60),
         attempted_since=counter.started_since,
