@@ -2,10 +2,11 @@
 retention period goes, in small batches; what is still owed stays, whatever its age."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from orderwire.command_status import CommandStatus
 from orderwire.db.engine import utcnow
@@ -16,6 +17,25 @@ from tests.recorded_commands import place_order_payload, record_command
 pytestmark = pytest.mark.integration
 
 WEEK = timedelta(days=7)
+
+# What these tests insert, removed after each one: on PostgreSQL the tables are shared with
+# the other tests, whose relays and feed rebuilds must not meet these bare rows.
+_created: list[tuple[Engine, str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _remove_what_the_test_inserted() -> Iterator[None]:
+    yield
+    while _created:
+        engine, kind, some_id = _created.pop()
+        with engine.begin() as connection:
+            if kind == "event":
+                connection.execute(
+                    delete(handled_events).where(handled_events.c.event_id == some_id)
+                )
+                connection.execute(delete(events).where(events.c.event_id == some_id))
+            else:
+                connection.execute(delete(commands).where(commands.c.command_id == some_id))
 
 
 def an_event(engine: Engine, *, published_days_ago: float | None) -> str:
@@ -31,6 +51,7 @@ def an_event(engine: Engine, *, published_days_ago: float | None) -> str:
         connection.execute(insert(handled_events), {
             "event_id": event_id, "subscriber": "add_to_sales_ledger", "handled_at": now,
         })
+    _created.append((engine, "event", event_id))
     return event_id
 
 
@@ -42,6 +63,7 @@ def a_command(engine: Engine, status: CommandStatus, *, days_ago: float) -> str:
                 status=status, touched_at=utcnow() - timedelta(days=days_ago)
             )
         )
+    _created.append((engine, "command", command_id))
     return command_id
 
 
