@@ -12,9 +12,10 @@ A dead worker's commands are then re-enqueued within running_after plus one swee
 A command's `running` status now commits only with its outcome (one write transaction
 per attempt, orderwire/pipeline/attempts.py), and while its transaction is open the row
 is locked: so the lease lives where the attempt counter keeps the attempt's start time
-(`renew_attempts`, in Redis), which the sweeper and `GET /api/commands/<id>` read, and is
-also renewed in the log for a command whose `running` status was committed (an attempt
-counted in the log while the counter was unreachable).
+(`renew_attempts`, in Redis), which the sweeper and `GET /api/commands/<id>` read. Only
+when Redis cannot be reached is the lease renewed in the log instead, for a command whose
+`running` status was committed (its attempt counted in the log, the counter being
+unreachable too).
 
 Taking a command from a worker that is only slow (a long pause, cut off from the
 database) is safe: the transaction behaviour still re-checks the status under a lock
@@ -61,13 +62,17 @@ class HoldLease:
             return list(self._held)
 
     def renew(self) -> None:
-        """Touch every command held here (one Redis round trip and one UPDATE for all)."""
+        """Touch every command held here (one Redis round trip, or one UPDATE, for all)."""
         held = self.held
         if not held:
             return
         if self.renew_attempts is not None:
             try:
                 self.renew_attempts(held)
+                # Renewed where the sweeper looks first (it leaves alone any command, running
+                # or not, whose attempt is under way there); no database write, which on
+                # SQLite would wait behind the command's own transaction.
+                return
             except Exception:
                 log.warning("lease renewal in the attempt counter failed", exc_info=True)
         with self.engine.connect() as connection, connection.begin():
