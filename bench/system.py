@@ -86,7 +86,7 @@ class BenchSystem(System):
         env = {"REDIS_URL": self.redis_url_for(TUTORIAL_REDIS_DB),
                "TUTORIAL_DATABASE_URL": self.tutorial_database_url()}
         self._spawn("tutorial web", [
-            str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf",
+            str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf",
             "bench.tutorial.web:create_app()",
         ], {**env, "PORT": str(self.tutorial_port), "LOG_LEVEL": self.web_log_level})
         self._spawn("tutorial", [

@@ -17,7 +17,7 @@ This wrapper decides per request how many hops to trust:
 
 The scheme and host are the values the nearest proxy passed on (the last in their
 lists): a chain must forward what the edge proxy saw, as nginx's `$http_x_forwarded_proto`
-does. gunicorn's own forwarded-header handling is off (web/gunicorn_conf.py), so this
+does. gunicorn's own forwarded-header handling is off (orderwire/gunicorn_conf.py), so this
 is the one place that decides.
 """
 

@@ -7,7 +7,7 @@ subscribes to that channel per connection. No command log, no idempotency, no ou
 it is the price of the job without orderwire's guarantees (docs/benchmarks.md).
 
 It runs on the same packages and settings as orderwire: gunicorn with gevent
-(`web.gunicorn_conf`), Celery prefork with orderwire's `create_celery` configuration
+(`orderwire.gunicorn_conf`), Celery prefork with orderwire's `create_celery` configuration
 (acks_late, prefetch 1, task events on), SQLite in WAL mode or PostgreSQL through
 orderwire's `make_engine`, and Flower.
 """

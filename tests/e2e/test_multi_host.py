@@ -56,7 +56,7 @@ class Deployment:
                 "PORT": str(self.ports[host.name]),
                 "GUNICORN_BIND": f"{host.address}:{self.ports[host.name]}",
             }
-            web = [str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf",
+            web = [str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf",
                    "web:create_app()"]
             self.system._spawn(f"web-{host.name}", host.command(web), env)
             worker = [str(BIN / "celery"), "--app", "worker.celery_app", "worker",
