@@ -38,7 +38,7 @@ $(VENV)/.bench-stamp: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-# orderwire vs bare Celery, then 5,000 websockets on one web process (docs/benchmarks.md).
+# orderwire vs the tutorial vs bare Celery, then 5,000 websockets on one web process (docs/benchmarks.md).
 bench: $(VENV)/.bench-stamp
 	$(BIN)/python -m bench all $(BENCH_ARGS)
 

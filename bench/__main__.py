@@ -21,7 +21,7 @@ def _commands(args: argparse.Namespace, out: Path) -> None:
 
     options = CommandsOptions(
         runs=args.runs, duration=args.duration, rate=args.rate, concurrency=args.concurrency,
-        worker_concurrency=args.worker_concurrency, replays=args.replays,
+        worker_concurrency=args.worker_concurrency, replays=args.replays, preload=args.preload,
     )
     results = run_commands_benchmark(options, BENCH_ENV, web_log_level=args.log_level)
     name = stem("commands")
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_argument("--worker-concurrency", type=int, default=2,
                           help="Celery processes, orderwire and baseline alike")
     commands.add_argument("--replays", type=int, default=100)
+    commands.add_argument("--preload", type=int, default=0,
+                          help="finished commands, orders and published events inserted first")
     fanout = parser.add_argument_group("fanout mode")
     fanout.add_argument("--clients", type=int, default=5000)
     fanout.add_argument("--client-processes", type=int, default=4)

@@ -3,6 +3,8 @@
 A no-op task is sent with `send_task` (in a thread pool: kombu blocks) and is
 complete when the worker's `task-succeeded` event is received here. Those task
 events are on in orderwire's Celery too (for Flower), so both sides pay for them.
+The task's own signal (a PUBLISH from inside it, bench/noop_app.py) is timed too: the
+floor measured where orderwire's frame leaves from.
 """
 
 import asyncio
@@ -11,10 +13,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import redis
 from celery import Celery
 
 from bench.load import EVENT_TIMEOUT, Sample
-from bench.noop_app import NOOP_TASK, make_noop_celery
+from bench.noop_app import NOOP_SIGNAL_CHANNEL, NOOP_TASK, make_noop_celery
 from orderwire.config import Settings
 
 
@@ -25,6 +28,9 @@ class CeleryBaseline:
         self.app.conf.broker_pool_limit = max(10, concurrency)
         self.senders = ThreadPoolExecutor(concurrency, thread_name_prefix="celery-send")
         self.waiting: dict[str, asyncio.Future[float]] = {}
+        self.signalled: dict[str, float] = {}  # task id -> when its own signal arrived
+        self.redis_url = redis_url
+        self._signals: redis.client.PubSub | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._receiver = None
         self._listening = threading.Event()
@@ -34,6 +40,11 @@ class CeleryBaseline:
         self.loop = asyncio.get_running_loop()
         threading.Thread(target=self._listen, name="celery-events", daemon=True).start()
         await asyncio.get_running_loop().run_in_executor(None, self._listening.wait, 10)
+        signals = redis.Redis.from_url(self.redis_url).pubsub(ignore_subscribe_messages=True)
+        signals.subscribe(NOOP_SIGNAL_CHANNEL)
+        self._signals = signals
+        threading.Thread(target=self._listen_for_signals, name="noop-signals",
+                         daemon=True).start()
         for _ in range(20):  # the worker may still be subscribing to its queue
             if (await self.run_one(0)).delivered is not None:
                 return
@@ -53,6 +64,14 @@ class CeleryBaseline:
 
             receiver.on_consume_ready = on_consume_ready  # type: ignore[method-assign]
             receiver.capture(limit=None, timeout=None, wakeup=False)
+
+    def _listen_for_signals(self) -> None:
+        assert self._signals is not None
+        try:
+            for message in self._signals.listen():
+                self.signalled[message["data"].decode()] = time.perf_counter()
+        except (redis.RedisError, OSError, AttributeError, ValueError):
+            return  # closed by stop()
 
     def _succeeded(self, event: dict) -> None:
         arrived = time.perf_counter()
@@ -79,9 +98,12 @@ class CeleryBaseline:
             sample.delivered = await asyncio.wait_for(future, EVENT_TIMEOUT)
         except TimeoutError:
             self.waiting.pop(key, None)
+        sample.signalled = self.signalled.pop(key, None)
         return sample
 
     def stop(self) -> None:
         if self._receiver is not None:
             self._receiver.should_stop = True
         self.senders.shutdown(wait=False)
+        if self._signals is not None:
+            self._signals.close()

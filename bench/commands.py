@@ -1,14 +1,14 @@
-"""The commands benchmark: orderwire and bare Celery, phase by phase, in one run.
+"""The commands benchmark: orderwire, the tutorial implementation and bare Celery, in one run.
 
-Each run has four timed phases and a replay probe:
+Each run measures every side in three timed phases, then probes replays:
 1. throughput, closed loop: `concurrency` users, each sends its next command when
-   the last one completed (orderwire: its OrderPlaced reached the websocket;
-   Celery: the no-op task's task-succeeded event arrived);
-2. the same for the Celery baseline;
+   the last one completed (orderwire and the tutorial: its OrderPlaced reached the
+   websocket; Celery: the no-op task's task-succeeded event arrived);
+2. one at a time: a single user, the same closed loop: latency on an idle system;
 3. latency, open loop at `rate` commands per second (arrivals don't wait);
-4. the same for the baseline;
-5. idempotent replays: completed commands POSTed again, one at a time.
-Runs alternate which side goes first, so neither always gets the warmer machine.
+4. orderwire's idempotent replays: completed commands POSTed again, one at a time.
+Every phase takes each side in turn, and runs rotate which side goes first, so no side
+always gets the warmer machine.
 """
 
 import asyncio
@@ -30,7 +30,10 @@ from bench.load import (
 )
 from bench.resources import CpuMeter
 from bench.stats import latency_summary, median_of, ratio
-from bench.system import BenchSystem, database_kind, private_database
+from bench.system import NOOP_REDIS_DB, BenchSystem, database_kind, private_database
+
+SIDES = ("orderwire", "tutorial", "celery")
+PHASES = ("throughput", "single", "latency")
 
 
 @dataclass
@@ -41,12 +44,14 @@ class CommandsOptions:
     concurrency: int = 16
     worker_concurrency: int = 2
     replays: int = 100
+    preload: int = 0  # finished commands, orders and published events to insert first
 
 
 def _phase(samples: list[Sample], started: float, ended: float, warmup: float,
            cpu: dict[str, float]) -> dict[str, Any]:
     delivered = [s.latency for s in samples if s.latency is not None]
     answered = [s.answer_latency for s in samples if s.answer_latency is not None]
+    signalled = [s.signal_latency for s in samples if s.signal_latency is not None]
     return {
         "sent": len(samples),
         "accepted": sum(1 for s in samples if s.status == 202),
@@ -55,6 +60,8 @@ def _phase(samples: list[Sample], started: float, ended: float, warmup: float,
         "throughput_per_s": round(throughput(samples, started, ended, warmup), 1),
         "latency": latency_summary(delivered),
         "answer_latency": latency_summary(answered),
+        # Bare Celery only: enqueue -> the signal sent from inside the task.
+        "signal_latency": latency_summary(signalled),
         "cpu_percent": cpu,
         # CPU milliseconds each component spent per completed command over the phase.
         "cpu_ms_per_command": {
@@ -73,12 +80,18 @@ class CommandsBenchmark:
         self.system = system
         self.options = options
         self.sessions: list[LiveSession] = []
+        self.tutorial_sessions: list[LiveSession] = []
 
     async def run(self) -> list[dict[str, Any]]:
         options = self.options
         async with new_http_session() as http:
             self.sessions = await open_sessions(http, self.system.base_url, options.concurrency)
-            baseline = CeleryBaseline(self.system.redis.url, options.concurrency)
+            self.tutorial_sessions = await open_sessions(
+                http, self.system.tutorial_url, options.concurrency
+            )
+            baseline = CeleryBaseline(
+                self.system.redis_url_for(NOOP_REDIS_DB), options.concurrency
+            )
             await baseline.start()
             await self._warm_up()
             runs = []
@@ -87,21 +100,25 @@ class CommandsBenchmark:
                     runs.append(await self._one_run(index, baseline))
             finally:
                 baseline.stop()
-                for session in self.sessions:
+                for session in (*self.sessions, *self.tutorial_sessions):
                     await session.close()
         return runs
 
     async def _warm_up(self) -> None:
         # First requests pay for imports, connection pools and SQLite's page cache.
         await closed_loop(self._orderwire, self.options.concurrency, 2.0)
+        await closed_loop(self._tutorial, self.options.concurrency, 2.0)
 
     def _orderwire(self, index: int):  # type: ignore[no-untyped-def]
         return self.sessions[index % len(self.sessions)].place_order()
 
-    async def _throughput(self, action: Any) -> dict[str, Any]:
+    def _tutorial(self, index: int):  # type: ignore[no-untyped-def]
+        return self.tutorial_sessions[index % len(self.tutorial_sessions)].place_order()
+
+    async def _throughput(self, action: Any, concurrency: int) -> dict[str, Any]:
         meter = CpuMeter(self.system.process_trees)
         started = time.perf_counter()
-        samples = await closed_loop(action, self.options.concurrency, self.options.duration)
+        samples = await closed_loop(action, concurrency, self.options.duration)
         ended = started + self.options.duration
         return _phase(samples, started, ended, min(2.0, self.options.duration / 5), meter.stop())
 
@@ -124,31 +141,47 @@ class CommandsBenchmark:
         return {"latency": latency_summary(timings), "all_answered_as_replays": all_replayed}
 
     async def _one_run(self, index: int, baseline: CeleryBaseline) -> dict[str, Any]:
-        sides = [("orderwire", self._orderwire), ("celery", baseline.run_one)]
-        if index % 2:
-            sides.reverse()
-        result: dict[str, Any] = {"run": index + 1}
-        for name, action in sides:
-            result[f"{name}_throughput"] = await self._throughput(action)
-            await asyncio.sleep(1.0)  # let queues drain and the machine settle
-        for name, action in sides:
-            result[f"{name}_latency"] = await self._latency(action)
-            await asyncio.sleep(1.0)
+        actions = {"orderwire": self._orderwire, "tutorial": self._tutorial,
+                   "celery": baseline.run_one}
+        order = SIDES[index % len(SIDES):] + SIDES[: index % len(SIDES)]
+        result: dict[str, Any] = {"run": index + 1, "order": list(order)}
+        for phase in PHASES:
+            for side in order:
+                if phase == "latency":
+                    result[f"{side}_{phase}"] = await self._latency(actions[side])
+                else:
+                    users = self.options.concurrency if phase == "throughput" else 1
+                    result[f"{side}_{phase}"] = await self._throughput(actions[side], users)
+                await asyncio.sleep(1.0)  # let queues drain and the machine settle
         samples = result["orderwire_latency"].pop("samples")
-        result["celery_latency"].pop("samples")
+        for side in SIDES[1:]:
+            result[f"{side}_latency"].pop("samples")
         result["replay"] = await self._replays(samples)
         result["ratios"] = run_ratios(result)
         return result
 
 
+def _cpu_total(phase: dict[str, Any]) -> float | None:
+    spent = phase["cpu_ms_per_command"]
+    return round(sum(spent.values()), 3) if spent else None
+
+
 def run_ratios(result: dict[str, Any]) -> dict[str, float | None]:
-    ours, theirs = result["orderwire_latency"]["latency"], result["celery_latency"]["latency"]
-    return {
-        "throughput": ratio(result["orderwire_throughput"]["throughput_per_s"],
-                            result["celery_throughput"]["throughput_per_s"]),
-        "p50_latency": ratio(ours["p50_ms"], theirs["p50_ms"]),
-        "p99_latency": ratio(ours["p99_ms"], theirs["p99_ms"]),
-    }
+    """orderwire against each baseline, in this run: `<measure>_vs_<baseline>`."""
+    ratios: dict[str, float | None] = {}
+    for baseline in SIDES[1:]:
+        ours, theirs = result["orderwire_latency"], result[f"{baseline}_latency"]
+        ratios.update({
+            f"throughput_vs_{baseline}": ratio(result["orderwire_throughput"]["throughput_per_s"],
+                                               result[f"{baseline}_throughput"]["throughput_per_s"]),
+            f"cpu_vs_{baseline}": ratio(_cpu_total(result["orderwire_throughput"]),
+                                        _cpu_total(result[f"{baseline}_throughput"])),
+            f"single_p50_vs_{baseline}": ratio(result["orderwire_single"]["latency"]["p50_ms"],
+                                               result[f"{baseline}_single"]["latency"]["p50_ms"]),
+            f"p50_vs_{baseline}": ratio(ours["latency"]["p50_ms"], theirs["latency"]["p50_ms"]),
+            f"p99_vs_{baseline}": ratio(ours["latency"]["p99_ms"], theirs["latency"]["p99_ms"]),
+        })
+    return ratios
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -161,33 +194,55 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             values.append(value)
         return median_of(values)
 
-    return {
-        "orderwire_throughput_per_s": med("orderwire_throughput", "throughput_per_s"),
-        "celery_throughput_per_s": med("celery_throughput", "throughput_per_s"),
-        "throughput_ratio": med("ratios", "throughput"),
-        "orderwire_p50_ms": med("orderwire_latency", "latency", "p50_ms"),
-        "orderwire_p95_ms": med("orderwire_latency", "latency", "p95_ms"),
-        "orderwire_p99_ms": med("orderwire_latency", "latency", "p99_ms"),
-        "orderwire_answer_p50_ms": med("orderwire_latency", "answer_latency", "p50_ms"),
-        "orderwire_answer_p99_ms": med("orderwire_latency", "answer_latency", "p99_ms"),
-        "celery_p50_ms": med("celery_latency", "latency", "p50_ms"),
-        "celery_p95_ms": med("celery_latency", "latency", "p95_ms"),
-        "celery_p99_ms": med("celery_latency", "latency", "p99_ms"),
-        "p50_latency_ratio": med("ratios", "p50_latency"),
-        "p99_latency_ratio": med("ratios", "p99_latency"),
-        "replay_p50_ms": med("replay", "latency", "p50_ms"),
-        "replay_p99_ms": med("replay", "latency", "p99_ms"),
-        "cpu_ms_per_command": {
-            side: {
-                name: median_of([run[f"{side}_throughput"]["cpu_ms_per_command"].get(name)
-                                 for run in runs])
-                for name in runs[0][f"{side}_throughput"]["cpu_ms_per_command"]
-            }
-            for side in ("orderwire", "celery")
-        },
-        "lost": sum(run[f"{side}_{phase}"]["lost"] for run in runs
-                    for side in ("orderwire", "celery") for phase in ("throughput", "latency")),
+    summary: dict[str, Any] = {"ratios": {name: med("ratios", name) for name in runs[0]["ratios"]}}
+    for side in SIDES:
+        summary[side] = {
+            "throughput_per_s": med(f"{side}_throughput", "throughput_per_s"),
+            "cpu_ms_total": median_of([_cpu_total(run[f"{side}_throughput"]) for run in runs]),
+            **{f"single_{p}_ms": med(f"{side}_single", "latency", f"{p}_ms")
+               for p in ("p50", "p95", "p99")},
+            **{f"{p}_ms": med(f"{side}_latency", "latency", f"{p}_ms")
+               for p in ("p50", "p95", "p99")},
+            "answer_p50_ms": med(f"{side}_latency", "answer_latency", "p50_ms"),
+            "answer_p99_ms": med(f"{side}_latency", "answer_latency", "p99_ms"),
+        }
+    summary["celery"].update({
+        "signal_single_p50_ms": med("celery_single", "signal_latency", "p50_ms"),
+        **{f"signal_{p}_ms": med("celery_latency", "signal_latency", f"{p}_ms")
+           for p in ("p50", "p95", "p99")},
+    })
+    summary["replay_p50_ms"] = med("replay", "latency", "p50_ms")
+    summary["replay_p99_ms"] = med("replay", "latency", "p99_ms")
+    summary["cpu_ms_per_command"] = {
+        side: {
+            name: median_of([run[f"{side}_throughput"]["cpu_ms_per_command"].get(name)
+                             for run in runs])
+            for name in runs[0][f"{side}_throughput"]["cpu_ms_per_command"]
+        }
+        for side in SIDES
     }
+    summary["lost"] = sum(run[f"{side}_{phase}"]["lost"] for run in runs
+                          for side in SIDES for phase in PHASES)
+    return summary
+
+
+def _preload(database_url: str, rows: int) -> float | None:
+    """History first (`--preload`), so the run shows whether a command's cost grows with it."""
+    if not rows:
+        return None
+    from sqlalchemy import text
+
+    from bench.preload import seed
+    from orderwire.db.engine import make_engine
+
+    engine = make_engine(database_url)
+    seconds = seed(engine, rows)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    engine.dispose()
+    print(f"bench: preloaded {rows} commands, orders and events in {seconds:.0f} s")
+    return round(seconds, 1)
 
 
 def run_commands_benchmark(options: CommandsOptions, env: dict[str, str], *,
@@ -198,13 +253,17 @@ def run_commands_benchmark(options: CommandsOptions, env: dict[str, str], *,
                              worker_concurrency=options.worker_concurrency, env=env,
                              web_log_level=web_log_level)
         with system:
+            preloaded = _preload(database_url, options.preload)
+            system.start_flower()
             system.start_noop_worker(options.worker_concurrency)
+            system.start_tutorial(options.worker_concurrency)
             runs = asyncio.run(CommandsBenchmark(system, options).run())
     return {
         "mode": "commands",
         "database": database_kind(database_url),
         "options": vars(options),
         "web_log_level": web_log_level,
+        "preload_seconds": preloaded,
         "runs": runs,
         "summary": summarise(runs),
     }

@@ -32,9 +32,9 @@ from flask.sessions import SecureCookieSessionInterface
 from bench.load import new_http_session
 from bench.stats import latency_summary
 from bench.system import BenchSystem, private_database
-from orderwire.db.outbox import OutboxEvent
-from orderwire.messaging.envelope import dumps
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.envelope import dumps
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.store import OutboxEvent
 
 SECRET_KEY = "bench-only-secret-key-" + "x" * 16
 

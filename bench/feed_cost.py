@@ -22,10 +22,10 @@ from pathlib import Path
 
 import redis
 
-from orderwire.db.outbox import OutboxEvent
 from orderwire.local_redis import PrivateRedis
-from orderwire.messaging import publisher as publishing
-from orderwire.messaging.envelope import dumps, make_envelope
+from orderwire.outbox import publisher as publishing
+from orderwire.outbox.envelope import dumps, make_envelope
+from orderwire.outbox.store import OutboxEvent
 
 FEED_BLOCK_START = "-- The durable feed"
 FEED_BLOCK_END = "redis.call('EXPIRE', marker, ttl)\n"

@@ -33,6 +33,11 @@ class Sample:
     answered: float | None = None
     delivered: float | None = None
     status: int | None = None
+    signalled: float | None = None  # bare Celery only: the task's own signal arrived
+
+    @property
+    def signal_latency(self) -> float | None:
+        return None if self.signalled is None else self.signalled - self.sent
 
     @property
     def latency(self) -> float | None:

@@ -21,41 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 
+from bench.preload import seed
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
-from orderwire.db.tables import commands, events, metadata
+from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
 from orderwire.logs import configure_logging
 from orderwire.metrics import MetricsRecorder
 from web import create_app
 from web.live.delivery_log import log_delivered
-
-BATCH = 10_000
-
-
-def seed(engine: Engine, rows: int) -> None:
-    now = datetime.now(UTC)
-    names = ("PlaceOrder", "PayOrder", "ShipOrder", "CancelOrder")
-    for start in range(0, rows, BATCH):
-        size = min(BATCH, rows - start)
-        with engine.begin() as connection:
-            connection.execute(insert(commands), [
-                {"command_id": str(uuid.uuid4()), "request_id": str(uuid.uuid4()),
-                 "command": names[i % 4], "payload": {},
-                 "fingerprint": "-", "session_id": None, "order_id": None,
-                 "status": "succeeded", "attempts": 1, "accepted_at": now, "finished_at": now,
-                 "touched_at": now}
-                for i in range(size)
-            ])
-            connection.execute(insert(events), [
-                {"event_id": str(uuid.uuid4()), "type": "OrderPlaced",
-                 "aggregate_id": str(uuid.uuid4()), "aggregate_version": 1, "request_id": None,
-                 "audience": [], "envelope": "{}", "occurred_at": now, "published_at": now}
-                for _ in range(size)
-            ])
 
 
 def scrape_ms(database_url: str, engine: Engine, redis_url: str) -> tuple[float, float]:
@@ -95,7 +72,7 @@ def main() -> None:
                     connection.execute(text(f'CREATE SCHEMA "{schema}"'))
             engine = make_engine(url)
             metadata.create_all(engine)
-            seed(engine, args.rows)
+            seed(engine, args.rows, with_orders=False)
             if schema:
                 with engine.begin() as connection:
                     connection.execute(text("ANALYZE"))

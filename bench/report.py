@@ -29,8 +29,15 @@ def stem(mode: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}"
 
 
+SIDE_TITLES = {
+    "orderwire": "orderwire: POST -> websocket",
+    "tutorial": "tutorial: POST -> websocket",
+    "celery": "bare Celery no-op",
+}
+
+
 def plot_latency(results: dict[str, Any], path: Path) -> Path | None:
-    """Latency over time at the fixed rate, each run's orderwire and Celery side by side."""
+    """Latency over time at the fixed rate, each run's sides side by side."""
     try:
         import matplotlib
 
@@ -40,15 +47,14 @@ def plot_latency(results: dict[str, Any], path: Path) -> Path | None:
         print("bench: matplotlib is not installed; no plot (pip install -e '.[bench]')")
         return None
     runs = results["runs"]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for axis, side in zip(axes, ("orderwire", "celery"), strict=True):
+    figure, axes = plt.subplots(1, len(SIDE_TITLES), figsize=(14, 3.6), sharey=True)
+    rate = runs[0]["orderwire_latency"].get("rate_per_s")
+    for axis, (side, title) in zip(axes, SIDE_TITLES.items(), strict=True):
         for run in runs:
             timeline = run[f"{side}_latency"]["timeline"]
             if timeline:
                 xs, ys = zip(*timeline, strict=True)
                 axis.plot(xs, ys, ".", markersize=2, label=f"run {run['run']}")
-        title = "orderwire: POST -> websocket" if side == "orderwire" else "bare Celery no-op"
-        rate = runs[0]["orderwire_latency"].get("rate_per_s")
         axis.set_title(f"{title} at {rate:g}/s", fontsize=10)
         axis.set_xlabel("seconds into the phase")
         axis.set_yscale("log")
@@ -64,33 +70,47 @@ def plot_latency(results: dict[str, Any], path: Path) -> Path | None:
 def print_commands_table(results: dict[str, Any]) -> None:
     summary, runs = results["summary"], results["runs"]
     options = results["options"]
-    print(f"\norderwire vs bare Celery ({results['database']}, {options['worker_concurrency']} "
-          f"worker processes each, {options['concurrency']} concurrent users, "
-          f"{options['duration']:g} s phases, {len(runs)} runs; medians)")
+    rate = f"{options['rate']:g}/s"
+    print(f"\norderwire vs the tutorial vs bare Celery ({results['database']}, "
+          f"{options['worker_concurrency']} worker processes each, {options['concurrency']} "
+          f"concurrent users, {options['duration']:g} s phases, {len(runs)} runs; medians; "
+          "ratios are medians of each run's orderwire / baseline)")
+    if options.get("preload"):
+        print(f"  orderwire's database preloaded with {options['preload']} finished commands, "
+              f"orders and published events ({results.get('preload_seconds')} s)")
     rows = [
-        ("throughput (commands/s)", summary["orderwire_throughput_per_s"],
-         summary["celery_throughput_per_s"], summary["throughput_ratio"]),
-        (f"p50 latency at {options['rate']:g}/s (ms)", summary["orderwire_p50_ms"],
-         summary["celery_p50_ms"], summary["p50_latency_ratio"]),
-        (f"p95 latency at {options['rate']:g}/s (ms)", summary["orderwire_p95_ms"],
-         summary["celery_p95_ms"], None),
-        (f"p99 latency at {options['rate']:g}/s (ms)", summary["orderwire_p99_ms"],
-         summary["celery_p99_ms"], summary["p99_latency_ratio"]),
+        ("throughput (commands/s)", "throughput_per_s", "throughput"),
+        ("CPU per command (ms)", "cpu_ms_total", "cpu"),
+        ("one at a time p50 (ms)", "single_p50_ms", "single_p50"),
+        ("one at a time p99 (ms)", "single_p99_ms", None),
+        (f"p50 at {rate} (ms)", "p50_ms", "p50"),
+        (f"p95 at {rate} (ms)", "p95_ms", None),
+        (f"p99 at {rate} (ms)", "p99_ms", "p99"),
+        (f"202 p50 at {rate} (ms)", "answer_p50_ms", None),
+        (f"202 p99 at {rate} (ms)", "answer_p99_ms", None),
     ]
-    print(f"  {'':32} {'orderwire':>10} {'celery':>10} {'ratio':>8}")
-    for label, ours, theirs, ratio in rows:
-        print(f"  {label:32} {_num(ours):>10} {_num(theirs):>10} {_num(ratio):>8}")
-    print(f"  202 answer p50/p99 at {options['rate']:g}/s: "
-          f"{_num(summary['orderwire_answer_p50_ms'])}"
-          f" / {_num(summary['orderwire_answer_p99_ms'])} ms;  idempotent replay p50/p99: "
-          f"{_num(summary['replay_p50_ms'])} / {_num(summary['replay_p99_ms'])} ms;  "
-          f"lost: {summary['lost']}")
+    ratios = summary["ratios"]
+    print(f"  {'':26} {'orderwire':>10} {'tutorial':>10} {'celery':>10} "
+          f"{'vs tutorial':>12} {'vs celery':>10}")
+    for label, key, ratio_key in rows:
+        values = [_num(summary[side].get(key)) for side in SIDE_TITLES]
+        versus = [_num(ratios.get(f"{ratio_key}_vs_{b}")) if ratio_key else ""
+                  for b in ("tutorial", "celery")]
+        print(f"  {label:26} {values[0]:>10} {values[1]:>10} {values[2]:>10} "
+              f"{versus[0]:>12} {versus[1]:>10}")
+    celery = summary["celery"]
+    print(f"  bare Celery, enqueue -> signal from inside the task: one at a time p50 "
+          f"{_num(celery['signal_single_p50_ms'])} ms; at {rate} p50/p95/p99 "
+          f"{_num(celery['signal_p50_ms'])} / {_num(celery['signal_p95_ms'])} / "
+          f"{_num(celery['signal_p99_ms'])} ms")
+    print(f"  orderwire idempotent replay p50/p99: {_num(summary['replay_p50_ms'])} / "
+          f"{_num(summary['replay_p99_ms'])} ms;  lost: {summary['lost']}")
     _print_cpu_per_command(summary["cpu_ms_per_command"])
     for run in runs:
-        cpu = run["orderwire_throughput"]["cpu_percent"]
-        spent = ", ".join(f"{name} {value:g}%" for name, value in sorted(cpu.items()))
-        print(f"  run {run['run']}: ratios {run['ratios']}; "
-              f"CPU during orderwire throughput: {spent}")
+        print(f"  run {run['run']} (order {', '.join(run['order'])}): ratios {run['ratios']}")
+
+
+WORKER_OF_SIDE = {"orderwire": "worker", "tutorial": "tutorial", "celery": "noop"}
 
 
 def _print_cpu_per_command(cpu: dict[str, dict[str, float | None]]) -> None:
@@ -98,12 +118,12 @@ def _print_cpu_per_command(cpu: dict[str, dict[str, float | None]]) -> None:
     follows from it: two cores give 2,000 ms of CPU per second, and a single-threaded
     process (a Celery worker's main process) at most 1,000."""
     print("  CPU per command in the throughput phases (ms, medians):")
-    for side, worker in (("orderwire", "worker"), ("celery", "noop")):
-        spent = {name: value for name, value in cpu[side].items() if value}
+    for side, spent_by_component in cpu.items():
+        spent = {name: value for name, value in spent_by_component.items() if value}
         busy = {name: value for name, value in spent.items() if value >= 0.05}
         parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(busy.items()))
         total = sum(spent.values())
-        main = spent.get(f"{worker} main")
+        main = spent.get(f"{WORKER_OF_SIDE.get(side, side)} main")
         ceiling = f"; 2 cores allow {2000 / total:.0f}/s" if total else ""
         if main:
             ceiling += f", its Celery main process {1000 / main:.0f}/s"

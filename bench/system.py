@@ -1,8 +1,12 @@
-"""The system under test, started as real processes, plus the no-op baseline worker.
+"""The systems under test, started as real processes: orderwire, the tutorial, bare Celery.
 
 Reuses the end-to-end harness (tests/harness.py): gunicorn with gevent, Celery
 workers, the relay and a private Redis, with SQLite in a temporary directory. If
 DATABASE_URL names PostgreSQL, the run gets a private schema there, dropped after.
+Beside orderwire run the tutorial implementation (bench/tutorial/: its own gunicorn,
+worker and tables) and the bare Celery worker. orderwire and the tutorial each have
+their Flower, as deployed; each side has its own Redis database on the one Redis
+server, so a Flower sees only its own side's task events.
 """
 
 import os
@@ -15,14 +19,21 @@ import psutil
 import redis
 
 from bench.noop_app import NOOP_QUEUE
+from bench.tutorial.tasks import TUTORIAL_QUEUE
+from orderwire.db.engine import make_engine
+from orderwire.local_redis import free_port
 from tests import databases
 from tests.harness import BIN, System
+from tests.waiting import wait_for
 
-CELERY_WORKERS = ("worker", "noop")
+CELERY_WORKERS = ("worker", "noop", "tutorial")
+# Redis databases: orderwire keeps 0 (the harness's URL), the others get their own.
+TUTORIAL_REDIS_DB = 1
+NOOP_REDIS_DB = 2
 
 
 class BenchSystem(System):
-    """orderwire's processes and, beside them, a bare Celery worker for the baseline.
+    """orderwire's processes and, beside them, the tutorial and the bare Celery worker.
 
     `web_log_level` is the web process's LOG_LEVEL only: the harness knows a worker is
     ready by its INFO line, so the workers keep INFO."""
@@ -30,6 +41,20 @@ class BenchSystem(System):
     def __init__(self, *args: Any, web_log_level: str = "INFO", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.web_log_level = web_log_level
+        self.tutorial_port = free_port()
+
+    @property
+    def tutorial_url(self) -> str:
+        return f"http://127.0.0.1:{self.tutorial_port}"
+
+    def redis_url_for(self, db: int) -> str:
+        return self.redis.url.rsplit("/", 1)[0] + f"/{db}"
+
+    def tutorial_database_url(self) -> str:
+        """A SQLite file of its own (its own writer lock), or the run's PostgreSQL schema."""
+        if self.database_url.startswith("sqlite"):
+            return f"sqlite:///{self.workdir / 'tutorial.db'}"
+        return self.database_url
 
     def start_web(self, name: str = "web", port: int | None = None) -> None:
         argv = [
@@ -38,14 +63,52 @@ class BenchSystem(System):
         env = {"LOG_LEVEL": self.web_log_level, **({"PORT": str(port)} if port else {})}
         self._spawn(name, argv, env)
 
+    def start_flower(self) -> None:
+        self._spawn("flower", [str(BIN / "orderwire"), "flower"],
+                    {"FLOWER_PORT": str(free_port())})
+
     def start_noop_worker(self, concurrency: int) -> None:
         argv = [
             str(BIN / "celery"), "--app", "bench.noop_app", "worker", "--loglevel", "INFO",
             "--concurrency", str(concurrency), "--hostname", "noop@%h", "--queues", NOOP_QUEUE,
             "--without-mingle", "--without-gossip",
         ]
-        self._spawn("noop", argv)
+        self._spawn("noop", argv, {"REDIS_URL": self.redis_url_for(NOOP_REDIS_DB)})
         self.wait_for_worker("noop")
+
+    def start_tutorial(self, concurrency: int) -> None:
+        """The tutorial's tables, web, worker and Flower, started as orderwire's are."""
+        from bench.tutorial.tasks import metadata
+
+        engine = make_engine(self.tutorial_database_url())
+        metadata.create_all(engine)
+        engine.dispose()
+        env = {"REDIS_URL": self.redis_url_for(TUTORIAL_REDIS_DB),
+               "TUTORIAL_DATABASE_URL": self.tutorial_database_url()}
+        self._spawn("tutorial web", [
+            str(BIN / "gunicorn"), "--config", "python:orderwire.gunicorn_conf",
+            "bench.tutorial.web:create_app()",
+        ], {**env, "PORT": str(self.tutorial_port), "LOG_LEVEL": self.web_log_level})
+        self._spawn("tutorial", [
+            str(BIN / "celery"), "--app", "bench.tutorial.tasks", "worker", "--loglevel", "INFO",
+            "--concurrency", str(concurrency), "--hostname", "tutorial@%h",
+            "--queues", TUTORIAL_QUEUE, "--without-mingle", "--without-gossip",
+        ], env)
+        self._spawn("tutorial flower", [
+            str(BIN / "celery"), "--app", "bench.tutorial.tasks", "flower",
+            f"--port={free_port()}", "--address=127.0.0.1", "--persistent=False",
+        ], env)
+        wait_for(lambda: self._answers(f"{self.tutorial_url}/healthz"), timeout=30,
+                 what="the tutorial's gunicorn to answer /healthz")
+        self.wait_for_worker("tutorial")
+
+    def _answers(self, url: str) -> bool:
+        import requests
+
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
 
     def process_trees(self) -> dict[str, list[psutil.Process]]:
         """Each component's processes, for CPU and memory. A Celery worker counts as two:

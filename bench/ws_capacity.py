@@ -35,11 +35,11 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from orderwire.db.engine import make_engine
-from orderwire.db.outbox import OutboxEvent
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis, free_port
-from orderwire.messaging.envelope import dumps, make_envelope
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.envelope import dumps, make_envelope
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.store import OutboxEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -16,9 +16,9 @@
    connection reset and new ones refused, through chaos/db_proxy.py; then, as before,
    every table locked and orderwire's connections terminated);
 6. a relay crash between publishing and marking: with the relay stopped, a worker
-   whose fast path dies right after publishing leaves published-but-unmarked
-   events; a relay with the same fault publishes them again and dies before marking;
-   then a healthy relay publishes them a third time and marks them.
+   that dies right after each commit, before its fast path publishes, leaves committed
+   but unpublished events; a relay publishes them and dies before marking; then a
+   healthy relay publishes them again and marks them.
 Then the traffic stops, the system is given `settle_timeout` seconds to finish
 everything, the checks run, and each fault's phase is reported (chaos/phases.py).
 """
@@ -29,15 +29,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy import func, select
 
 from chaos import checks
 from chaos.observers import EventTap, LiveListener
 from chaos.phases import Timeline, print_table
 from chaos.phases import report as phase_report
-from chaos.system import RELAY_CRASH, SECRET_KEY, ChaosSystem, chaos_database
+from chaos.system import (
+    RELAY_CRASH,
+    SECRET_KEY,
+    WORKER_CRASH_AFTER_COMMIT,
+    ChaosSystem,
+    chaos_database,
+)
 from chaos.traffic import CommandStream, ReadStream, new_browser
 from orderwire.db.tables import commands, events
+from orderwire.outbox.keys import PUBLISHED_IDS
 from tests.waiting import wait_for
 
 
@@ -155,6 +163,14 @@ class Storm:
         with self.engine.connect() as connection:
             return connection.execute(query).scalar_one()
 
+    def listed_for_marking(self) -> int:
+        """Events the fast path published, listed for the relay to mark."""
+        client = redis.Redis.from_url(self.system.redis.url)
+        try:
+            return client.llen(PUBLISHED_IDS)
+        finally:
+            client.close()
+
     def relay_crash(self) -> None:
         if not self.options.relay_crash:
             return
@@ -162,17 +178,22 @@ class Storm:
         self.begin("relay")
         system.stop_relay()
         system.kill_worker()
-        system.replace_worker(env=RELAY_CRASH)
-        wait_for(lambda: self.unpublished() > 0, timeout=60,
-                 what="a worker to die between publishing and marking")
-        backlog = self.unpublished()
+        system.replace_worker(env=WORKER_CRASH_AFTER_COMMIT)
+        # With the relay stopped, the fast path's events wait unmarked too, but those are
+        # listed for marking; an event neither listed nor marked is the dying worker's.
+        wait_for(lambda: self.unpublished() > self.listed_for_marking(), timeout=60,
+                 what="a worker to die between its commit and publishing")
+        backlog = self.unpublished() - self.listed_for_marking()
         system.kill_worker()
         system.replace_worker()
-        self.note("relay", f"{backlog} events published but unmarked (worker died after publish)")
+        self.note("relay", f"{backlog} events committed but unpublished (worker died after "
+                           "its commit)")
         time.sleep(2.5)  # the relay only takes events older than its 2 s grace
         system.launch_relay(env=RELAY_CRASH)
         code = system.wait_for_relay_exit(timeout=30)
         self.note("relay", f"relay died between publishing and marking (exit {code})")
+        if code is None:  # it found nothing to publish: stop it rather than leave it running
+            system.stop_relay()
         system.launch_relay()
         self.note("relay", "healthy relay started")
         self.pause()

@@ -32,6 +32,9 @@ CHAOS_ENV = {
     "ORDERWIRE_RATE_LIMIT": "off",
 }
 RELAY_CRASH = {"ORDERWIRE_FAULTS": "relay.after_publish=crash"}
+# A worker that dies after each commit, before its fast path publishes: events committed,
+# left to the relay (the fast path's published events are marked by the relay itself).
+WORKER_CRASH_AFTER_COMMIT = {"ORDERWIRE_FAULTS": "transaction.after_commit=crash"}
 APPLICATION_NAME = "orderwire-chaos"
 
 

@@ -17,18 +17,20 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 
 from orderwire import registry
+from orderwire.attempt_counter import RedisAttemptCounter
 from orderwire.bus import MessageBus
 from orderwire.config import Settings
 from orderwire.db.engine import make_engine
-from orderwire.db.outbox import OutboxEvent
+from orderwire.db.retention import Retention
+from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.delivery_sweeper import DeliverySweeper
-from orderwire.messaging.publisher import RedisEventPublisher
-from orderwire.messaging.relay import OutboxRelay
 from orderwire.metrics import MetricsRecorder
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.relay import OutboxRelay, PublishAndFanOut
 from orderwire.pipeline import Step, compose
+from orderwire.pipeline.attempts import CountAttempt, CountInLogWithoutCounter
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
-from orderwire.pipeline.idempotency import SkipFinished
 from orderwire.pipeline.lease import HoldLease
 from orderwire.pipeline.logs import log_command
 from orderwire.pipeline.measure import MeasureCommand
@@ -54,6 +56,8 @@ class Orderwire:
     after_commit_subscribers: dict[str, list[Any]] = field(default_factory=dict)
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
     delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
+    attempts: RedisAttemptCounter | None = None  # each command's attempts while it runs
+    retention: Retention | None = None  # prunes published events and finished commands
 
     def execute(self, command_id: str, *, request_id: str | None = None) -> Outcome:
         """Run one accepted command through the pipeline (what a worker task does, giving
@@ -74,7 +78,7 @@ def bootstrap(
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
     redis_client = redis_client or make_redis_client(settings)
-    celery = celery or create_celery(settings)
+    celery = celery or create_celery(settings, sender=True)
     queue = CommandQueue(celery)
     subscribers_by_type = (
         registry.AFTER_COMMIT_SUBSCRIBERS
@@ -89,31 +93,44 @@ def bootstrap(
     )
     metrics = MetricsRecorder(redis_client)
 
-    def publish(batch: list[OutboxEvent]) -> None:
-        publisher.publish(batch, also=partial(metrics.count_published, batch))
-        for event in batch:
-            for subscriber in subscribers_by_type.get(event.type, []):
-                queue.enqueue_subscriber(subscriber.__name__, event.event_id)
-
-    relay = OutboxRelay(engine, publish)
-    verdicts = Verdicts(engine, relay.publish_own)
+    publish = PublishAndFanOut(
+        publisher, subscribers_by_type, queue.enqueue_subscriber, also=metrics.count_published
+    )
+    relay = OutboxRelay(engine, publish, published_ids=publisher)
+    unit_of_work = partial(SqlAlchemyUnitOfWork, engine)
+    verdicts = Verdicts(unit_of_work, relay.publish_own)
+    policy = retry_policy or RetryPolicy(max_attempts=settings.command_max_attempts)
     bus = MessageBus(
         command_handlers or registry.COMMAND_HANDLERS, registry.IN_TRANSACTION_SUBSCRIBERS
+    )
+    # Every redelivery of a command comes within the visibility timeout or the sweeper's
+    # interval; its attempt count is needed no longer than that, max_attempts times over.
+    count_ttl = max(settings.visibility_timeout, settings.sweep_running_after) * (
+        policy.max_attempts + 1
+    )
+    # One write transaction per attempt: RunInTransaction opens it, and everything after
+    # it (counting, building, handling, a verdict) happens inside (docs/benchmarks.md).
+    attempts = RedisAttemptCounter(
+        redis_client,
+        ttl_seconds=count_ttl,
+        # Under Sentinel the counter follows the master like every other client.
+        own_client=make_redis_client(settings, socket_timeout=0.5, socket_connect_timeout=0.5)
+        if settings.redis_sentinels
+        else None,
     )
     pipeline = compose(
         [
             log_command,
-            SkipFinished(engine),
             MeasureCommand(metrics),
-            BuildCommand(verdicts),
-            HoldLease(engine, renew_every=settings.lease_renew_seconds),
-            RetryTransient(
-                engine,
-                verdicts,
-                retry_policy or RetryPolicy(max_attempts=settings.command_max_attempts),
-                give_up_on=(SoftTimeLimitExceeded,),
+            # Around the retries: a command waiting between attempts is held too.
+            HoldLease(
+                engine, renew_every=settings.lease_renew_seconds, renew_attempts=attempts.renew
             ),
-            RunInTransaction(engine, relay.publish_own),
+            RetryTransient(verdicts, policy, give_up_on=(SoftTimeLimitExceeded,)),
+            CountInLogWithoutCounter(unit_of_work),
+            RunInTransaction(unit_of_work, relay.publish_own),
+            CountAttempt(attempts, verdicts, max_attempts=policy.max_attempts),
+            BuildCommand(verdicts),
         ],
         HandleCommand(bus),
     )
@@ -122,6 +139,7 @@ def bootstrap(
         queue.enqueue_command,
         accepted_after=timedelta(seconds=settings.sweep_accepted_after),
         running_after=timedelta(seconds=settings.sweep_running_after),
+        attempted_since=attempts.started_since,
     )
     return Orderwire(
         settings=settings,
@@ -135,4 +153,6 @@ def bootstrap(
         pipeline=pipeline,
         after_commit_subscribers=subscribers_by_type,
         metrics=metrics,
+        attempts=attempts,
+        retention=Retention(engine, keep=timedelta(days=settings.retention_days)),
     )

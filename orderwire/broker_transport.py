@@ -24,7 +24,21 @@ the transport was detached gets a connection error too, not an AttributeError.
 
 `create_celery` calls `install()`, which makes these classes serve the `redis://`,
 `rediss://` and `sentinel://` schemes; the broker URL itself is unchanged.
+
+The app that sends commands (the web's, `create_celery(sender=True)`) also sends through
+one Redis client per channel: kombu's Redis channel builds a new `redis.Redis` object for
+every message it sends (`Channel.conn_or_acquire`), about 110 µs each, as much as the
+LPUSH itself, paid by the web for every command's `send_task`. `SendingChannel` keeps one
+client (on the channel's own connection pool, which redis-py makes thread-safe) and
+reuses it. It is named by Celery's `broker_transport` setting (`SENDING_TRANSPORT`), so
+the URL still reads `redis://`; the worker's app (which Flower loads too) keeps the
+channels above, which build a client per message as kombu does.
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
 
 import kombu.transport as kombu_transport
 from kombu.transport import redis as kombu_redis
@@ -67,11 +81,31 @@ class _ClosesEvenWhenRedisIsGone:
         return super()._connparams(asynchronous)  # type: ignore[misc, no-any-return]
 
 
+class _SendsThroughOneClient:
+    """Mixin for kombu's Redis channels: one Redis client for every message sent."""
+
+    @cached_property
+    def _sending_client(self) -> Any:
+        return self._create_client()  # type: ignore[attr-defined]
+
+    @contextmanager
+    def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
+        yield client if client else self._sending_client
+
+
 class Channel(_ClosesEvenWhenRedisIsGone, kombu_redis.Channel):
     pass
 
 
 class SentinelChannel(_ClosesEvenWhenRedisIsGone, kombu_redis.SentinelChannel):
+    pass
+
+
+class SendingChannel(_SendsThroughOneClient, Channel):
+    pass
+
+
+class SendingSentinelChannel(_SendsThroughOneClient, SentinelChannel):
     pass
 
 
@@ -81,6 +115,18 @@ class Transport(kombu_redis.Transport):
 
 class SentinelTransport(kombu_redis.SentinelTransport):
     Channel = SentinelChannel
+
+
+class SendingTransport(Transport):
+    Channel = SendingChannel
+
+
+class SendingSentinelTransport(SentinelTransport):
+    Channel = SendingSentinelChannel
+
+
+SENDING_TRANSPORT = f"{__name__}:SendingTransport"
+SENDING_SENTINEL_TRANSPORT = f"{__name__}:SendingSentinelTransport"
 
 
 _OURS = {

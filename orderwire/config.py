@@ -244,6 +244,8 @@ class Settings:
     # A worker renews the lease (touched_at) of the commands it runs this often; the
     # sweeper takes a running command whose lease is older than sweep_running_after.
     lease_renew_seconds: int = 5
+    # The relay deletes published events and finished commands older than this (days).
+    retention_days: int = 7
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -299,4 +301,5 @@ class Settings:
             redis_sentinel_master=sentinel_master,
             redis_sentinel_password=env.get("REDIS_SENTINEL_PASSWORD") or None,
             lease_renew_seconds=lease,
+            retention_days=_integer(env, "ORDERWIRE_RETENTION_DAYS", 7, 1, 3650),
         )

@@ -8,6 +8,7 @@ comma-separated list of `point=action`, where action is one of:
 - `raise`: raise InjectedFault (a transient failure the pipeline retries).
 
 Points: `transaction.before_commit` (a command's effect is written, not committed),
+`transaction.after_commit` (committed, its events not yet published by the fast path),
 `relay.after_publish` (events are on Redis, not yet marked published),
 `handler.start` (a command's transaction is open, the handler not yet run),
 `subscriber.before` (an after-commit subscriber is about to run on one event; its

@@ -6,8 +6,12 @@ prometheus-client's multiprocess mode adds up only processes that share one
 directory on one host, so orderwire does not use it. Instead:
 
 - what happens (a command accepted or finished, its latencies, an event
-  published) is counted where it happens, in Redis hashes: a few HINCRBYs in one
-  round trip, by whichever process it is; the web reads them back at scrape time;
+  published) is counted where it happens, in Redis hashes, by whichever process it
+  is; the web reads them back at scrape time. Counting costs the request or task no
+  Redis round trip: observations are added up in the process and sent in the
+  background every `flush_interval` (1 s) as a few HINCRBYs in one round trip, or
+  sooner, riding in the pipeline that publishes events; a scrape first sends what
+  its own process holds;
 - what is in progress (unfinished commands, the outbox backlog) is counted in the
   database at scrape time, through indexes that only see unfinished rows;
 - the Celery queue's depth is read from Redis at scrape time;
@@ -19,11 +23,16 @@ So every web process answers with the same global numbers, except
 `orderwire_websocket_connections` and `process_*`, which are its own. Counters
 live as long as Redis keeps its data; if Redis loses it they restart from zero,
 which Prometheus's rate() treats as any counter reset. Recording never fails a
-command: while Redis is away, observations are dropped.
+command: while Redis is away, observations are dropped (as are the last second's of
+a process that is killed).
 """
 
+import atexit
 import json
 import logging
+import os
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,7 +55,7 @@ from orderwire import worker_liveness
 from orderwire.db import stats
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import utcnow
-from orderwire.db.outbox import OutboxEvent
+from orderwire.outbox.store import OutboxEvent
 
 log = logging.getLogger("orderwire.metrics")
 
@@ -110,13 +119,20 @@ def _queue(pipe: Pipeline, changes: list[Change]) -> None:
 
 class MetricsRecorder:
     """The counting side, used where things happen: the web's intake, the worker's
-    pipeline, the fast path and the relay. Never raises."""
+    pipeline, the fast path and the relay. Never raises, never waits for Redis: it adds
+    observations up in memory, and a background thread (started on first use, so after
+    any fork) sends them."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, flush_interval: float = 1.0) -> None:
         self.client = client
+        self.flush_interval = flush_interval
+        self._pending: dict[tuple[str, str], float] = defaultdict(int)
+        self._lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid: int | None = None
 
     def command_accepted(self, command: str) -> None:
-        self._increment([(ACCEPTED_KEY, _field((command,), "count"), 1)])
+        self._add([(ACCEPTED_KEY, _field((command,), "count"), 1)])
 
     def command_finished(
         self, command: str, status: str, *, execution_seconds: float, accepted_at: datetime
@@ -128,17 +144,20 @@ class MetricsRecorder:
         for spec, value in ((END_TO_END, end_to_end), (EXECUTION, execution_seconds)):
             changes.append((spec.key, _field(labels, _bucket_of(value, spec.buckets)), 1))
             changes.append((spec.key, _field(labels, "sum"), value))
-        self._increment(changes)
+        self._add(changes)
 
     def count_published(self, batch: list[OutboxEvent], pipe: Pipeline) -> None:
-        """Adds the count of these events to the pipeline that publishes them, so counting
-        costs no round trip of its own (the publisher's `also`)."""
+        """Adds the count of these events, and whatever else is waiting to be sent, to the
+        pipeline that publishes them (the publisher's `also`): no round trip of its own."""
         by_type: dict[str, int] = defaultdict(int)
         for event in batch:
             by_type[event.type] += 1
         _queue(pipe, [(PUBLISHED_KEY, _field((kind,), "count"), n) for kind, n in by_type.items()])
+        _queue(pipe, self._take())
 
-    def _increment(self, changes: list[Change]) -> None:
+    def flush(self) -> None:
+        """Send what this process has counted so far (the flusher does this every interval)."""
+        changes = self._take()
         if not changes:
             return
         try:
@@ -146,7 +165,36 @@ class MetricsRecorder:
             _queue(pipe, changes)
             pipe.execute()
         except Exception:
-            log.debug("a metric was dropped", exc_info=True)
+            log.debug("metrics were dropped", exc_info=True)
+
+    def _add(self, changes: list[Change]) -> None:
+        with self._lock:
+            for key, field, amount in changes:
+                self._pending[(key, field)] += amount
+        self._ensure_flusher()
+
+    def _take(self) -> list[Change]:
+        with self._lock:
+            taken, self._pending = self._pending, defaultdict(int)
+        return [(key, field, amount) for (key, field), amount in taken.items()]
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher_pid == os.getpid():
+            return
+        with self._lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+            self._flusher = threading.Thread(
+                target=self._flush_forever, name="metrics-flusher", daemon=True
+            )
+            self._flusher.start()
+            atexit.register(self.flush)
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self.flush_interval)
+            self.flush()
 
 
 def celery_queue_keys(queue: str) -> list[str]:

@@ -1,5 +1,6 @@
-"""The `relay` process: publishes the outbox backlog and runs the sweepers, in a loop
-(and, every 30 s, the durable feed's watch: orderwire/feed/groups.py).
+"""The `relay` process: publishes the outbox backlog and runs the periodic jobs, in a loop:
+the command sweeper, the delivery sweeper, retention (orderwire/db/retention.py) and,
+every 30 s, the durable feed's watch (orderwire/feed/groups.py).
 
 Each job keeps a promise when something else broke (Redis was down at commit, a
 message was lost), so they run apart from the web and the workers, and stop
@@ -44,6 +45,7 @@ def run_relay(
     sweep_every: float = 5.0,
     delivery_sweep_every: float = 60.0,
     feed_watch_every: float = 30.0,
+    retention_every: float = 60.0,
 ) -> None:
     stop = stop or _stop_on_signals()
     periodic = [
@@ -56,6 +58,8 @@ def run_relay(
         )
     feed_watch = FeedWatch(services.redis, services.settings.feed_maxlen)
     periodic.append(Every(feed_watch_every, feed_watch.check, "feed watch"))
+    if services.retention is not None:
+        periodic.append(Every(retention_every, services.retention.prune, "retention"))
     backoff = interval
     log.info("relay started", extra={"event": "relay.started"})
     while not stop.is_set():

@@ -61,6 +61,9 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text format; every metric is described in orderwire/metrics.py."""
+    services = current_app.extensions["orderwire"]
+    if services.metrics is not None:
+        services.metrics.flush()  # this process's own counts, not a second late
     return Response(generate_latest(_registry(current_app)), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.commands import COMMAND_TYPES
 from orderwire.bootstrap import Orderwire
-from orderwire.db import outbox
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import handled_events
 from orderwire.faults import fault_point
 from orderwire.logs import request_id_var
+from orderwire.outbox import store as outbox
 from orderwire.registry import AFTER_COMMIT_SUBSCRIBERS
 from orderwire.subscribers import Subscriber
 from orderwire.task_queue import command_task_name, subscriber_task_name

@@ -12,26 +12,16 @@ using one key make two commands, and a session can only ever name its own.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from orderwire.command_status import FINAL, UNFINISHED, CommandStatus
 from orderwire.db.clock import database_now
 from orderwire.db.tables import commands
 
-
-class CommandStatus(StrEnum):
-    ACCEPTED = "accepted"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-
-FINAL = frozenset({CommandStatus.SUCCEEDED, CommandStatus.REJECTED, CommandStatus.FAILED})
-UNFINISHED = (CommandStatus.ACCEPTED, CommandStatus.RUNNING)
+__all__ = ["FINAL", "UNFINISHED", "CommandStatus", "KeyReused", "NewCommand", "SqlCommandLog"]
 
 
 # Fixed forever: changing it would orphan every stored command id.
@@ -116,56 +106,70 @@ def get(connection: Connection, command_id: str, *, lock: bool = False) -> dict[
 _UNFINISHED_ROW = (commands.c.command_id == bindparam("the_command_id")) & commands.c.status.in_(
     UNFINISHED
 )
-START_ATTEMPT = (
+START = (
     update(commands)
     .where(_UNFINISHED_ROW)
     .values(
-        status=CommandStatus.RUNNING,
-        attempts=commands.c.attempts + 1,
-        touched_at=database_now(),
+        status=CommandStatus.RUNNING, attempts=bindparam("attempts"), touched_at=database_now()
     )
-    .returning(commands.c.attempts)
 )
-FINISH = (
+_FINISH_VALUES = {
+    "status": bindparam("new_status"),
+    "result": bindparam("new_result", type_=commands.c.result.type),
+    "error": bindparam("new_error", type_=commands.c.error.type),
+    # The database's clock, not this host's: the sweeper compares these (orderwire/db/clock.py).
+    "finished_at": database_now(),
+    "touched_at": database_now(),
+}
+FINISH = update(commands).where(_UNFINISHED_ROW).values(**_FINISH_VALUES)
+# A verdict written after the attempt's own transaction rolled back records its count too.
+FINISH_COUNTED = (
     update(commands)
     .where(_UNFINISHED_ROW)
-    .values(
-        status=bindparam("new_status"),
-        result=bindparam("new_result", type_=commands.c.result.type),
-        error=bindparam("new_error", type_=commands.c.error.type),
-        finished_at=database_now(),
-        touched_at=database_now(),
-    )
+    .values(**_FINISH_VALUES, attempts=bindparam("attempts"))
 )
 
 
-def start_attempt(connection: Connection, command_id: str) -> int | None:
-    """Count one more attempt and mark the command running; None if it is already final."""
-    return connection.execute(
-        START_ATTEMPT, {"the_command_id": command_id}
-    ).scalar_one_or_none()
+class SqlCommandLog:
+    """The command log as a unit of work sees it: the rows of this transaction's commands."""
 
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
-def finish(
-    connection: Connection,
-    command_id: str,
-    status: CommandStatus,
-    *,
-    result: dict[str, Any] | None = None,
-    error: dict[str, Any] | None = None,
-) -> bool:
-    """Move an unfinished command to a final status; False if it was already final."""
-    assert status in FINAL
-    changed = connection.execute(
-        FINISH,
-        {
+    def lock(self, command_id: str) -> dict[str, Any] | None:
+        """The command's row, locked until the unit of work ends (None if there is none).
+        Two deliveries of one command serialise here."""
+        return get(self.connection, command_id, lock=True)
+
+    def start(self, command_id: str, attempts: int) -> None:
+        """Mark the locked, unfinished command running on its `attempts`-th attempt."""
+        self.connection.execute(
+            START, {"the_command_id": command_id, "attempts": attempts}
+        )
+
+    def finish(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> bool:
+        """Move an unfinished command to a final status (and, if given, set its attempt
+        count); False if it was already final."""
+        assert status in FINAL
+        values = {
             "the_command_id": command_id,
             "new_status": status,
             "new_result": result,
             "new_error": error,
-        },
-    )
-    return changed.rowcount == 1
+        }
+        if attempts is None:
+            changed = self.connection.execute(FINISH, values)
+        else:
+            changed = self.connection.execute(FINISH_COUNTED, {**values, "attempts": attempts})
+        return changed.rowcount == 1
 
 
 def touch(connection: Connection, command_ids: list[str]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select, union_all
 
 from domain.money import money_text
 from orderwire.db.tables import commands, events, notifications, orders
-from orderwire.messaging.envelope import rfc3339
+from orderwire.outbox.envelope import rfc3339
 
 
 def _order(row: Any) -> dict[str, Any]:

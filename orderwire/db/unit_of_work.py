@@ -1,12 +1,20 @@
-"""SqlAlchemyUnitOfWork: one transaction, the repositories on it, and the events it collects."""
+"""SqlAlchemyUnitOfWork: one transaction, the repositories on it, and the events it collects.
+
+Besides the aggregates' repositories it carries the command log (`commands`) and the
+outbox (`outbox`), so that a command's status, its effect and its events are written
+through one object and commit together, as cosmicpython's unit of work holds its
+repositories.
+"""
 
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
 from domain.events import RecordedEvent
+from orderwire.db.command_log import SqlCommandLog
 from orderwire.db.engine import is_postgres
 from orderwire.db.repositories import SqlNotificationRepository, SqlOrderRepository
+from orderwire.outbox.store import SqlOutbox
 
 
 class SqlAlchemyUnitOfWork:
@@ -23,6 +31,8 @@ class SqlAlchemyUnitOfWork:
         # SQLite locks the whole database for a writer (BEGIN IMMEDIATE); PostgreSQL locks rows.
         self.orders = SqlOrderRepository(self.connection, lock_rows=is_postgres(self.engine))
         self.notifications = SqlNotificationRepository(self.connection)
+        self.commands = SqlCommandLog(self.connection)
+        self.outbox = SqlOutbox(self.connection)
         return self
 
     def __exit__(

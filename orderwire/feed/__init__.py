@@ -9,7 +9,7 @@
 - `tail`: `orderwire tail --group NAME`, the reference consumer
 - `commands`: the command-line side (`tail --group` options, `orderwire feed ...`)
 
-The feed itself is written by the publishing script (orderwire/messaging/publisher.py).
+The feed itself is written by the publishing script (orderwire/outbox/publisher.py).
 """
 
 from orderwire.feed.consumer import FeedConsumer, consume, ensure_group, parked

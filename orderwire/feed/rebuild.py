@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 
 from orderwire.db.tables import events
 from orderwire.feed.names import FEED_MARKER_FIELD, FEED_STREAM
-from orderwire.messaging.keys import POSITION_PREFIX
+from orderwire.outbox.keys import POSITION_PREFIX
 
 MARKER_TTL = 25 * 3600  # as the publisher's per-event markers
 PAGE = 500

@@ -7,15 +7,16 @@ from typing import Any
 from domain.commands import Command
 from domain.events import RecordedEvent
 from domain.ports import CommandContext
-from orderwire.db.command_log import CommandStatus
+from orderwire.command_status import FINAL, CommandStatus
 
 
 @dataclass
 class Execution:
     command_id: str  # the command log's key (command_log.command_id), the task's argument
-    record: dict[str, Any] | None = None  # the command log row, loaded by idempotency
+    record: dict[str, Any] | None = None  # the command log row, locked by the transaction
     command: Command | None = None  # built by validation
-    attempt: int = 0  # counted by retries
+    attempt: int = 0  # counted by the attempt behaviour
+    counted_in_log: bool = False  # this attempt was counted in the log (no counter)
     uow: Any = None  # opened by the transaction behaviour
     recorded: list[RecordedEvent] = field(default_factory=list)  # set off by the handler
     # What the delivery said the request id is (a task's id); the log row has the last word.
@@ -49,6 +50,17 @@ class Outcome:
     @classmethod
     def of_record(cls, record: dict[str, Any]) -> "Outcome":
         return cls(record["status"], record.get("result"), record.get("error"))
+
+    @classmethod
+    def if_settled(cls, record: dict[str, Any] | None) -> "Outcome | None":
+        """The answer for a command that needs no more work (not in the log, or final), from
+        its row; None if it is still to be done. Every place that loads a command's row
+        before acting on it asks this, under the row's lock."""
+        if record is None:
+            return cls("unknown")
+        if record["status"] in FINAL:
+            return cls.of_record(record)
+        return None
 
 
 Step = Callable[[Execution], Outcome]

@@ -1,7 +1,8 @@
 """The pipeline's last step: hand the command to the bus, inside the open unit of work."""
 
 from orderwire.bus import MessageBus
-from orderwire.db.command_log import CommandStatus
+from orderwire.command_status import CommandStatus
+from orderwire.faults import fault_point
 from orderwire.pipeline.execution import Execution, Outcome
 
 
@@ -11,6 +12,7 @@ class HandleCommand:
 
     def __call__(self, execution: Execution) -> Outcome:
         assert execution.command is not None and execution.uow is not None
+        fault_point("handler.start")  # the attempt is counted, the handler not yet run
         result, execution.recorded = self.bus.handle(
             execution.command, execution.uow, execution.context
         )

@@ -9,6 +9,14 @@ its own, so a long command, or one waiting between retries, is never taken for d
 A dead worker's commands are then re-enqueued within running_after plus one sweep
 (5 s): well under 30 s instead of the 3 minutes a fixed timeout needed.
 
+A command's `running` status now commits only with its outcome (one write transaction
+per attempt, orderwire/pipeline/attempts.py), and while its transaction is open the row
+is locked: so the lease lives where the attempt counter keeps the attempt's start time
+(`renew_attempts`, in Redis), which the sweeper and `GET /api/commands/<id>` read. Only
+when Redis cannot be reached is the lease renewed in the log instead, for a command whose
+`running` status was committed (its attempt counted in the log, the counter being
+unreachable too).
+
 Taking a command from a worker that is only slow (a long pause, cut off from the
 database) is safe: the transaction behaviour still re-checks the status under a lock
 in the transaction that applies the effect, so at most one execution commits.
@@ -16,6 +24,7 @@ in the transaction that applies the effect, so at most one execution commits.
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -26,9 +35,16 @@ log = logging.getLogger("orderwire.pipeline")
 
 
 class HoldLease:
-    def __init__(self, engine: Engine, *, renew_every: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        renew_every: float,
+        renew_attempts: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.renew_every = renew_every
+        self.renew_attempts = renew_attempts  # (command ids) -> None: attempt counter's lease
         self._held: dict[str, int] = {}  # command id -> executions holding it in this process
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
@@ -46,11 +62,21 @@ class HoldLease:
             return list(self._held)
 
     def renew(self) -> None:
-        """Touch every command held here (one UPDATE for all of them)."""
+        """Touch every command held here (one Redis round trip, or one UPDATE, for all)."""
         held = self.held
-        if held:
-            with self.engine.connect() as connection, connection.begin():
-                command_log.renew_leases(connection, held)
+        if not held:
+            return
+        if self.renew_attempts is not None:
+            try:
+                self.renew_attempts(held)
+                # Renewed where the sweeper looks first (it leaves alone any command, running
+                # or not, whose attempt is under way there); no database write, which on
+                # SQLite would wait behind the command's own transaction.
+                return
+            except Exception:
+                log.warning("lease renewal in the attempt counter failed", exc_info=True)
+        with self.engine.connect() as connection, connection.begin():
+            command_log.renew_leases(connection, held)
 
     def _hold(self, command_id: str) -> None:
         with self._lock:

@@ -1,12 +1,13 @@
-"""Retry behaviour: counts attempts, tells business rejections from transient failures.
+"""Retry behaviour: tells business rejections from transient failures, around each attempt.
 
 - A `DomainError` ends the command `rejected` at once: retrying will not change the answer.
 - Anything else (database locked or unavailable, a concurrent change, a bug) is retried
   in-process with exponential backoff and full jitter, up to `max_attempts`, then the
-  command ends `failed`. The attempt count lives in the command log, so it survives
-  redelivery: a command redelivered after its budget is spent fails at once.
-- If even the command log cannot be reached, the exception leaves the task; the
-  sweeper re-enqueues the command once the database is back.
+  command ends `failed`. Attempts are counted inside (orderwire.pipeline.attempts), where
+  a crash cannot undo the count: a command redelivered after its budget fails at once.
+- A failure before the attempt was even counted (the command log or the attempt counter
+  unreachable) is no attempt of the command: it is retried the same way, and if it
+  persists the exception leaves the task; the sweeper re-enqueues the command later.
 
 Retrying in-process instead of with Celery's `retry(countdown=...)` is deliberate: a
 countdown is an ETA task, which the Redis transport holds unacknowledged in the
@@ -18,10 +19,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
 from domain.errors import DomainError
-from orderwire.db import command_log
 from orderwire.pipeline.execution import Execution, Outcome, Step
 from orderwire.pipeline.verdicts import Verdicts
 
@@ -42,13 +40,11 @@ class RetryPolicy:
 class RetryTransient:
     def __init__(
         self,
-        engine: Engine,
         verdicts: Verdicts,
         policy: RetryPolicy,
         *,
         give_up_on: tuple[type[BaseException], ...] = (),
     ) -> None:
-        self.engine = engine
         self.verdicts = verdicts
         self.policy = policy
         # Failures not worth another attempt in this task (Celery's soft time limit: the
@@ -58,25 +54,7 @@ class RetryTransient:
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
         unreachable = 0
         while True:
-            try:
-                with self.engine.connect() as connection, connection.begin():
-                    attempt = command_log.start_attempt(connection, execution.command_id)
-            except Exception:
-                unreachable += 1
-                if unreachable >= self.policy.max_attempts:
-                    raise
-                log.warning("command log unreachable", exc_info=True)
-                time.sleep(self.policy.delay(unreachable))
-                continue
-            if attempt is None:  # finished meanwhile, by a duplicate delivery
-                with self.engine.connect() as connection:
-                    record = command_log.get(connection, execution.command_id)
-                return Outcome.of_record(record) if record else Outcome("unknown")
-            execution.attempt = attempt
-            if attempt > self.policy.max_attempts:
-                return self.verdicts.fail(
-                    execution, "attempts_exhausted", f"gave up after {attempt - 1} attempts"
-                )
+            counted_before = execution.attempt
             try:
                 return next_step(execution)
             except DomainError as error:
@@ -86,6 +64,14 @@ class RetryTransient:
                     execution, "time_limit_exceeded", f"gave up: {type(error).__name__}"
                 )
             except Exception as error:
+                if execution.attempt == counted_before:
+                    unreachable += 1
+                    if unreachable >= self.policy.max_attempts:
+                        raise
+                    log.warning("command log or attempt counter unreachable", exc_info=True)
+                    time.sleep(self.policy.delay(unreachable))
+                    continue
+                attempt = execution.attempt
                 log.warning(
                     "attempt %d failed: %s",
                     attempt,

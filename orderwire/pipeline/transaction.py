@@ -1,53 +1,67 @@
-"""Transaction behaviour: the command's effect, its events and its status commit together.
+"""Transaction behaviour: one write transaction per attempt, in which everything commits together.
 
-Inside one transaction: lock the command's log row and re-check that it is
-unfinished (two deliveries of one command serialise here, and the second finds
-it done), run the rest of the pipeline (the handler and the in-transaction
-subscribers, through the bus), store every event in the outbox, mark the command
-succeeded, commit. Then publish the events at once (the fast path); whatever
-that cannot publish, the relay publishes later.
+Lock the command's log row and answer from it if the command is missing or final (two
+deliveries of one command serialise on this lock, and the second finds it done); run the
+rest of the pipeline inside (count the attempt, build the command, the handler and the
+in-transaction subscribers, through the bus); store every event the handler set off in
+the outbox and mark the command succeeded (or keep the verdict an inner behaviour wrote
+instead); commit. Then publish the events at once (the fast path); whatever that cannot
+publish, the relay publishes later.
 """
 
-from sqlalchemy import Engine
+from dataclasses import replace
 
-from orderwire.db import command_log, outbox
-from orderwire.db.command_log import CommandStatus
-from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
+from orderwire.command_status import CommandStatus
 from orderwire.faults import fault_point
+from orderwire.logs import request_id_var
 from orderwire.pipeline.execution import Execution, Outcome, Step
-from orderwire.pipeline.verdicts import PublishNow
+from orderwire.pipeline.unit_of_work import PublishNow, UnitOfWorkFactory
 
 
 class RunInTransaction:
-    def __init__(self, engine: Engine, publish_now: PublishNow) -> None:
-        self.engine = engine
+    def __init__(self, unit_of_work: UnitOfWorkFactory, publish_now: PublishNow) -> None:
+        self.unit_of_work = unit_of_work
         self.publish_now = publish_now
 
     def __call__(self, execution: Execution, next_step: Step) -> Outcome:
-        with SqlAlchemyUnitOfWork(self.engine) as uow:
-            record = command_log.get(uow.connection, execution.command_id, lock=True)
-            if record is None or record["status"] in command_log.FINAL:
-                return Outcome.of_record(record) if record else Outcome("unknown")
-            execution.uow = uow
-            fault_point("handler.start")
-            handled = next_step(execution)
-            uow.save_aggregates()
-            audience = uow.audience(execution.context.session_id)
-            event_ids = [
-                outbox.append(
-                    uow.connection,
-                    item.event,
-                    aggregate_id=item.aggregate_id,
-                    aggregate_version=item.aggregate_version,
-                    request_id=execution.request_id,
-                    audience=audience,
-                ).event_id
-                for item in execution.recorded
-            ]
-            command_log.finish(
-                uow.connection, execution.command_id, CommandStatus.SUCCEEDED, result=handled.result
-            )
+        token = request_id_var.set(request_id_var.get())
+        try:
+            return self._run(execution, next_step)
+        finally:
+            request_id_var.reset(token)
+
+    def _run(self, execution: Execution, next_step: Step) -> Outcome:
+        with self.unit_of_work() as uow:
+            record = uow.commands.lock(execution.command_id)
+            settled = Outcome.if_settled(record)
+            if settled is not None:
+                return settled
+            execution.record, execution.uow = record, uow
+            # The delivery may have named only the command id; from here on every line of
+            # the attempt names the request id the client knows.
+            request_id_var.set(execution.request_id)
+            outcome = next_step(execution)
+            if outcome.status == CommandStatus.SUCCEEDED:  # the handler ran: keep what it did
+                uow.save_aggregates()
+                audience = uow.audience(execution.context.session_id)
+                for item in execution.recorded:
+                    uow.outbox.append(
+                        item.event,
+                        aggregate_id=item.aggregate_id,
+                        aggregate_version=item.aggregate_version,
+                        request_id=execution.request_id,
+                        audience=audience,
+                    )
+                uow.commands.finish(
+                    execution.command_id,
+                    CommandStatus.SUCCEEDED,
+                    result=outcome.result,
+                    attempts=execution.attempt or None,
+                )
+            # Otherwise an inner behaviour wrote a verdict into this unit of work instead.
+            appended = list(uow.outbox.appended)
             fault_point("transaction.before_commit")
             uow.commit()
-        self.publish_now(event_ids)
-        return Outcome(CommandStatus.SUCCEEDED, result=handled.result, event_ids=event_ids)
+        fault_point("transaction.after_commit")  # committed, not yet handed to the fast path
+        self.publish_now(appended)
+        return replace(outcome, event_ids=[stored.event_id for stored in appended])

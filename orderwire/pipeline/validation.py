@@ -1,11 +1,13 @@
 """Validation behaviour: rebuild the domain command, which validates itself on construction.
 
 The web validated the request already; this catches a payload that no longer
-constructs (a stored command from an older version, a hand-edited row).
+constructs (a stored command from an older version, a hand-edited row). It runs inside
+the command's transaction, so the rejection commits in it.
 """
 
 from domain.errors import InvalidCommand
 from orderwire.command_payloads import from_payload
+from orderwire.command_status import CommandStatus
 from orderwire.pipeline.execution import Execution, Outcome, Step
 from orderwire.pipeline.verdicts import Verdicts
 
@@ -21,5 +23,7 @@ class BuildCommand:
                 execution.record["command"], execution.record["payload"]
             )
         except InvalidCommand as error:
-            return self.verdicts.reject(execution, error.code, error.message)
+            return self.verdicts.conclude(
+                execution.uow, execution, CommandStatus.REJECTED, error.code, error.message
+            )
         return next_step(execution)

@@ -24,9 +24,9 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from orderwire.config import DEVELOPMENT_SECRET_KEY
-from orderwire.db.outbox import OutboxEvent
-from orderwire.messaging.envelope import dumps, make_envelope
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.envelope import dumps, make_envelope
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.store import OutboxEvent
 
 
 def session_id_of(browser: requests.Session, secret_key: str = DEVELOPMENT_SECRET_KEY) -> str:

@@ -12,7 +12,7 @@ import redis
 import requests
 import websocket
 
-from orderwire.messaging.keys import LIVE_CHANNEL_PREFIX, session_stream
+from orderwire.outbox.keys import LIVE_CHANNEL_PREFIX, session_stream
 from tests.e2e.live_tools import RawWebSocket, publish_notes, session_id_of
 from tests.harness import System
 from tests.waiting import wait_for

@@ -90,6 +90,7 @@ def messages(system: System, name: str) -> list[str]:
 def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None:
     system = System(tmp_path, env={"ORDERWIRE_SWEEP_ACCEPTED_AFTER": "2",
                                    "ORDERWIRE_SWEEP_RUNNING_AFTER": "5",
+                                   # a live worker renews well inside the 5 s
                                    "ORDERWIRE_LEASE_RENEW_SECONDS": "1",
                                    "ORDERWIRE_WORKER_PROBE_SECONDS": "1"})
     system.redis.appendonly = True

@@ -15,7 +15,7 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.db.tables import events
 from orderwire.local_redis import free_port
-from orderwire.messaging.relay import OutboxRelay
+from orderwire.outbox.relay import OutboxRelay
 from orderwire.pipeline.execution import Outcome
 from tests.listening import PatternListener
 from tests.recorded_commands import place_order_payload, record_command
@@ -100,7 +100,12 @@ def place(services: Orderwire, session: str) -> tuple[str, list[str]]:
 
 def relay_now(services: Orderwire) -> OutboxRelay:
     """The bootstrap's publishing, without the grace the real relay leaves the fast path."""
-    return OutboxRelay(services.engine, services.relay.publish, grace=timedelta(0))
+    return OutboxRelay(
+        services.engine,
+        services.relay.publish,
+        published_ids=services.relay.published_ids,
+        grace=timedelta(0),
+    )
 
 
 def publish_backlog_until_published(relay: OutboxRelay, engine: Engine, ids: list[str]) -> None:

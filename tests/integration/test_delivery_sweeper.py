@@ -39,6 +39,8 @@ def paid_event(services) -> str:  # type: ignore[no-untyped-def]
     )
     outcome = services.execute(record_command(services.engine, "PayOrder", {"order_id": order_id}))
     assert outcome.status == "succeeded"
+    while services.relay.mark_confirmed():  # the relay marks what the fast path published
+        pass
     return outcome.event_ids[0]
 
 

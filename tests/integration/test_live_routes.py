@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from orderwire.local_redis import PrivateRedis
-from orderwire.messaging.keys import session_route
+from orderwire.outbox.keys import session_route
 from tests.e2e.live_tools import publish_notes
 from tests.waiting import wait_for
 from web.live.hub import LiveHub

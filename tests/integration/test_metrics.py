@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
-from orderwire.db.outbox import OutboxEvent
 from orderwire.local_redis import PrivateRedis, free_port
+from orderwire.outbox.store import OutboxEvent
 from orderwire.pipeline.retries import RetryPolicy
 from tests.recorded_commands import (
     command_id_of,

@@ -17,13 +17,15 @@ from sqlalchemy import Engine
 from domain.commands import CancelOrder, PayOrder, PlaceOrder, ShipOrder
 from domain.handlers import place_order
 from orderwire import registry
+from orderwire.attempt_counter import RedisAttemptCounter
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.bus import MessageBus
 from orderwire.config import Settings
+from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.pipeline import Step, compose
+from orderwire.pipeline.attempts import CountAttempt
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.handle import HandleCommand
-from orderwire.pipeline.idempotency import SkipFinished
 from orderwire.pipeline.retries import RetryPolicy, RetryTransient
 from orderwire.pipeline.transaction import RunInTransaction
 from orderwire.pipeline.validation import BuildCommand
@@ -319,17 +321,21 @@ def test_the_same_command_executed_by_two_threads_at_once_places_one_order(
     assert event_types(services.engine, command_id=request_id).count("OrderPlaced") == 1
 
 
-def test_two_deliveries_past_every_early_check_still_place_one_order(
-    services: Orderwire,
+def test_two_deliveries_at_the_lock_at_once_still_place_one_order(
+    services: Orderwire, redis_client: redis.Redis
 ) -> None:
-    """Both copies start an attempt before either commits; the row lock alone must decide."""
+    """Both copies reach the command's row lock together; the lock alone must decide, and
+    the copy that finds the command done neither runs it nor counts an attempt."""
     both_started = threading.Barrier(2, timeout=30)
 
     def meet(execution: Execution, next_step: Step) -> Outcome:
         both_started.wait()
         return next_step(execution)
 
-    verdicts = Verdicts(services.engine, services.relay.publish_own)
+    def unit_of_work() -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(services.engine)
+
+    verdicts = Verdicts(unit_of_work, services.relay.publish_own)
     handled: list[str] = []
     bus = MessageBus(
         {**registry.COMMAND_HANDLERS, PlaceOrder: counting(place_order, handled)},
@@ -337,11 +343,13 @@ def test_two_deliveries_past_every_early_check_still_place_one_order(
     )
     pipeline = compose(
         [
-            SkipFinished(services.engine),
-            BuildCommand(verdicts),
-            RetryTransient(services.engine, verdicts, RetryPolicy(max_attempts=3)),
+            RetryTransient(verdicts, RetryPolicy(max_attempts=3)),
             meet,
-            RunInTransaction(services.engine, services.relay.publish_own),
+            RunInTransaction(unit_of_work, services.relay.publish_own),
+            CountAttempt(
+                RedisAttemptCounter(redis_client, ttl_seconds=60), verdicts, max_attempts=3
+            ),
+            BuildCommand(verdicts),
         ],
         HandleCommand(bus),
     )
@@ -361,6 +369,6 @@ def test_two_deliveries_past_every_early_check_still_place_one_order(
     assert [outcome.status for outcome in outcomes] == ["succeeded", "succeeded"]
     # the handler ran once, not twice then rejected
     assert handled == [command_row(services.engine, request_id)["request_id"]]
-    assert command_row(services.engine, request_id)["attempts"] == 2
+    assert command_row(services.engine, request_id)["attempts"] == 1
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]

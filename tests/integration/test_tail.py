@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from domain.events import OrderPaid, OrderShipped
-from orderwire.messaging.envelope import channel_for, dumps, make_envelope
+from orderwire.outbox.envelope import channel_for, dumps, make_envelope
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration

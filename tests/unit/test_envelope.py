@@ -9,7 +9,7 @@ from decimal import Decimal
 from domain.commands import OrderLine
 from domain.events import CommandFailed, CommandRejected, NotificationCreated, OrderPaid
 from domain.order import Order
-from orderwire.messaging.envelope import channel_for, dumps, make_envelope, rfc3339
+from orderwire.outbox.envelope import channel_for, dumps, make_envelope, rfc3339
 
 RFC3339_MS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 ENVELOPE_KEYS = {

@@ -2,7 +2,7 @@
 side must be exactly the script minus the feed's lines, or the comparison means nothing."""
 
 from bench.feed_cost import script_without_feed
-from orderwire.messaging.publisher import PUBLISH_SCRIPT
+from orderwire.outbox.publisher import PUBLISH_SCRIPT
 
 
 def test_the_script_without_the_feed_differs_only_by_the_feed_lines() -> None:

@@ -5,15 +5,20 @@ as an id that does not exist, and so does an id that cannot be one (not a UUID, 
 request id): it is never handed to the database, where a NUL byte would be an error.
 """
 
+import logging
+import time
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from orderwire.db import command_log, read_models
 from web.api.errors import ApiError
 from web.api.formats import canonical_uuid
-from web.api.intake import REQUEST_ID_PATTERN, reader
+from web.api.intake import REQUEST_ID_PATTERN, orderwire, reader
 from web.sessions import existing_session_id, session_id
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
+log = logging.getLogger("orderwire.web")
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
@@ -37,7 +42,27 @@ def command_status(request_id: str) -> Response:
         record = command_log.get(connection, command_log.command_id(session, request_id))
     if record is None:
         raise _not_found("command")
-    return jsonify(read_models.command_status(record))
+    return jsonify(read_models.command_status(_with_attempt_under_way(record)))
+
+
+def _with_attempt_under_way(record: dict[str, Any]) -> dict[str, Any]:
+    """A worker commits `running` only together with the outcome (one write transaction per
+    attempt), so an attempt under way is read from the attempt counter: the command shows
+    `running`, with that attempt's number, until the attempt ends or goes stale."""
+    services = orderwire()
+    if record["status"] != command_log.CommandStatus.ACCEPTED or services.attempts is None:
+        return record
+    try:
+        attempt = services.attempts.under_way(
+            record["command_id"], time.time() - services.settings.sweep_running_after
+        )
+    except Exception:  # the log's own answer stands
+        log.warning("cannot read the attempt counter", exc_info=True)
+        return record
+    if attempt is None:
+        return record
+    return {**record, "status": command_log.CommandStatus.RUNNING,
+            "attempts": max(attempt, record["attempts"])}
 
 
 @bp.get("/orders/<order_id>")

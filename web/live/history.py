@@ -9,7 +9,7 @@ late; replaying from it would need the same care the relay takes.
 
 import redis
 
-from orderwire.messaging.keys import event_positions, session_stream
+from orderwire.outbox.keys import event_positions, session_stream
 
 PAGE = 500
 

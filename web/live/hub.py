@@ -26,7 +26,7 @@ from collections import defaultdict
 
 import redis
 
-from orderwire.messaging.keys import live_channel, session_route
+from orderwire.outbox.keys import live_channel, session_route
 from orderwire.redis_outage import RedisOutage
 from web.live.connection import LiveConnection
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import redis
 
-from orderwire.db.outbox import OutboxEvent
 from orderwire.feed.names import FEED_STREAM
-from orderwire.messaging.envelope import dumps, make_envelope
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.envelope import dumps, make_envelope
+from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.outbox.store import OutboxEvent
 
 ROOT = Path(__file__).resolve().parents[3]
 

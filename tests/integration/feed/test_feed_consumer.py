@@ -15,7 +15,7 @@ import redis
 from orderwire.feed import FeedConsumer, consume, parked
 from orderwire.feed.names import FEED_STREAM, handled_key
 from orderwire.local_redis import PrivateRedis
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.publisher import RedisEventPublisher
 from tests.integration.feed.helpers import (
     ROOT,
     TailProcess,

@@ -13,7 +13,7 @@ import redis
 
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.publisher import RedisEventPublisher
 from tests.integration.feed.helpers import ROOT, an_event
 from tests.waiting import wait_for
 

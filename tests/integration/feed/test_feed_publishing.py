@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from orderwire.db.tables import events
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
-from orderwire.messaging.publisher import RedisEventPublisher
+from orderwire.outbox.publisher import RedisEventPublisher
 from tests.integration.event_helpers import a_session, orderwire_on, place, run_command
 from tests.integration.feed.helpers import an_event, feed_ids, in_order_per_order, publish
 

@@ -7,6 +7,8 @@ LIVE_CHANNEL_PREFIX = "orderwire:live:"
 ROUTE_PREFIX = "orderwire:route:"  # session id -> set of hub ids holding its sockets
 STREAM_PREFIX = "orderwire:session:"  # per-session history for resuming (a Redis Stream)
 POSITION_PREFIX = "orderwire:event:"  # event id -> {session: stream id}
+PUBLISHED_VERSION_PREFIX = "orderwire:published-version:"  # aggregate id -> last version out
+PUBLISHED_IDS = "orderwire:published-ids"  # event ids published, for the relay to mark (a list)
 
 
 def session_stream(session_id: str) -> str:

@@ -1,1 +1,0 @@
-"""Events leaving the database: envelopes, Redis publishing, the outbox relay, the sweeper."""

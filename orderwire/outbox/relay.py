@@ -1,0 +1,176 @@
+"""Moving committed events from the outbox to Redis: at least once, in commit order per order.
+
+`publish_own` is the fast path a worker takes right after its commit: one Redis round
+trip with the events it has in memory, no database. The publishing script holds back
+an event whose order has an earlier event still unpublished, and lists every event it
+published. `publish_backlog` is what the relay process does in a loop: first mark
+published, in one short write transaction per batch, the events the script listed;
+then publish and mark what is still unpublished after a grace period. Publishing comes
+before marking everywhere: a crash between the two publishes again with the same event
+id, which subscribers drop and the session streams ignore.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from redis.client import Pipeline
+from sqlalchemy import Connection, Engine, text
+
+from orderwire.db.clock import database_time
+from orderwire.db.engine import is_postgres, read_only
+from orderwire.faults import fault_point
+from orderwire.outbox import store as outbox
+from orderwire.outbox.store import OutboxEvent
+
+log = logging.getLogger("orderwire.relay")
+
+# One relay at a time publishes the backlog, so two relays cannot interleave one order's events.
+RELAY_LOCK_ID = 0x6F72_6465  # "orde"
+
+# (batch, only_next) -> the events that went out
+Publish = Callable[..., list[OutboxEvent]]
+
+
+class PublishedIds(Protocol):
+    """The ids the publishing script listed (orderwire.outbox.publisher)."""
+
+    def take_published_ids(self, limit: int) -> list[str]: ...
+
+    def forget_published_ids(self, count: int) -> None: ...
+
+
+class PublishAndFanOut:
+    """What publishing an event means: the Lua script on Redis (with whatever `also` adds
+    to that round trip, the metrics), then one delivery per after-commit subscriber of its
+    type. The fast path and the relay both publish through this."""
+
+    def __init__(
+        self,
+        publisher: Any,  # orderwire.outbox.publisher.RedisEventPublisher
+        subscribers: dict[str, list[Any]],
+        enqueue_delivery: Callable[[str, str], None],  # (subscriber name, event id)
+        *,
+        also: Callable[[list[OutboxEvent], Pipeline], None] | None = None,
+    ) -> None:
+        self.publisher = publisher
+        self.subscribers = subscribers
+        self.enqueue_delivery = enqueue_delivery
+        self.also = also
+
+    def __call__(self, batch: list[OutboxEvent], *, only_next: bool = False) -> list[OutboxEvent]:
+        also = self.also
+        sent = self.publisher.publish(
+            batch,
+            also=(lambda pipe: also(batch, pipe)) if also is not None else None,
+            only_next=only_next,
+        )
+        for event in sent:
+            for subscriber in self.subscribers.get(event.type, []):
+                self.enqueue_delivery(subscriber.__name__, event.event_id)
+        return sent
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        publish: Publish,
+        *,
+        published_ids: PublishedIds | None = None,
+        grace: timedelta = timedelta(seconds=2),
+        batch_size: int = 500,
+    ) -> None:
+        self.engine = engine
+        self.publish = publish
+        self.published_ids = published_ids
+        self.grace = grace
+        self.batch_size = batch_size
+
+    def publish_own(self, batch: list[OutboxEvent]) -> None:
+        """Fast path after a commit. Never raises: whatever it cannot publish, the relay will."""
+        if not batch:
+            return
+        try:
+            self._log_published(self.publish(batch, only_next=True))
+        except Exception:
+            log.warning("fast-path publish failed; the relay will retry", exc_info=True)
+
+    def mark_confirmed(self) -> int:
+        """Mark published in the outbox what the publishing script listed; returns how many.
+        The ids are dropped from the list only after the marks commit."""
+        if self.published_ids is None:
+            return 0
+        event_ids = self.published_ids.take_published_ids(self.batch_size)
+        if not event_ids:
+            return 0
+        with self.engine.connect() as connection, connection.begin():
+            outbox.mark_published(connection, event_ids)
+        self.published_ids.forget_published_ids(len(event_ids))
+        return len(event_ids)
+
+    def publish_backlog(self) -> int:
+        """Mark what was published, then publish what is left; returns how many events this
+        published. Raises on Redis errors."""
+        # First the marks, all of them, a batch per short transaction: an event the fast
+        # path published must not look unpublished to the claim below.
+        while self.mark_confirmed() == self.batch_size:
+            pass
+
+        def claim(connection: Connection) -> list[OutboxEvent]:
+            if is_postgres(self.engine) and not connection.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": RELAY_LOCK_ID}
+            ).scalar_one():
+                return []
+            return outbox.claim_unpublished(
+                connection,
+                occurred_before=database_time(connection) - self.grace,
+                limit=self.batch_size,
+            )
+
+        batch = self._claim_publish_mark(claim)
+        if batch:
+            log.info("relayed %d events", len(batch), extra={"event": "relay.published"})
+        return len(batch)
+
+    def _claim_publish_mark(
+        self, claim: Callable[[Connection], list[OutboxEvent]]
+    ) -> list[OutboxEvent]:
+        if is_postgres(self.engine):
+            # Row locks (and the relay's advisory lock) are held until the marks commit.
+            with self.engine.connect() as connection, connection.begin():
+                batch = claim(connection)
+                if batch:
+                    self._publish(batch)
+                    outbox.mark_published(connection, [event.event_id for event in batch])
+        else:
+            # SQLite has one writer lock for the whole database: holding it across a Redis
+            # call would stop every command while Redis hangs. So claim in a read transaction
+            # and mark in a short write one. Order per aggregate still holds: the fast path
+            # holds back an event while an earlier one of its aggregate is unpublished, and
+            # marks follow publishing.
+            with read_only(self.engine).connect() as connection, connection.begin():
+                batch = claim(connection)
+            if batch:
+                self._publish(batch)
+                with self.engine.connect() as connection, connection.begin():
+                    outbox.mark_published(connection, [event.event_id for event in batch])
+        return batch
+
+    def _publish(self, batch: list[OutboxEvent]) -> None:
+        self.publish(batch)
+        fault_point("relay.after_publish")
+        self._log_published(batch)
+
+    def _log_published(self, batch: list[OutboxEvent]) -> None:
+        for event in batch:
+            log.info(
+                "published %s",
+                event.type,
+                extra={
+                    "event": "event.published",
+                    "event_id": event.event_id,
+                    "request_id": event.request_id,
+                },
+            )

@@ -1,0 +1,69 @@
+"""What the pipeline needs from a unit of work, as protocols: the SQL one
+(`orderwire.db.unit_of_work`) and the tests' `FakeUnitOfWork` both provide it.
+
+Behaviours get a factory of these from `bootstrap` and never see a database."""
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from domain.events import Event, RecordedEvent
+from orderwire.command_status import CommandStatus
+
+
+class CommandLog(Protocol):
+    def lock(self, command_id: str) -> dict[str, Any] | None:
+        """The command's row, locked until the unit of work ends; None if there is none."""
+
+    def start(self, command_id: str, attempts: int) -> None:
+        """Mark the locked command running, on its `attempts`-th attempt."""
+
+    def finish(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> bool:
+        """Move an unfinished command to a final status; False if it was final already."""
+
+
+class StoredEvent(Protocol):
+    event_id: str
+
+
+class Outbox(Protocol):
+    appended: list[Any]  # what this unit of work appended, in order (each has an event_id)
+
+    def append(
+        self,
+        event: Event,
+        *,
+        aggregate_id: str,
+        aggregate_version: int,
+        request_id: str | None,
+        audience: Iterable[str],
+    ) -> StoredEvent: ...
+
+
+class PipelineUnitOfWork(Protocol):
+    commands: CommandLog
+    outbox: Outbox
+
+    def __enter__(self) -> "PipelineUnitOfWork": ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def collect_new_events(self) -> list[RecordedEvent]: ...
+
+    def audience(self, session_id: str | None) -> set[str]: ...
+
+    def save_aggregates(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], PipelineUnitOfWork]
+# After the commit: publish these stored events (what `outbox.appended` holds) at once.
+PublishNow = Callable[[list[Any]], None]
