@@ -136,7 +136,12 @@ def test_orders_beyond_fifty_come_with_load_more(tab: Tab, system: System) -> No
     expect(more).to_be_hidden()
     # Focus lands on the first order new to the list: Customer 2 was already shown (the
     # shift), so Customer 1.
-    expect(page.locator(f'#orders .order[data-order-id="{ids[1]}"] .customer')).to_be_focused()
+    # document.activeElement, not :focus: the latter also needs the browser window to have
+    # the OS focus, which a headless browser on a loaded machine may not give it.
+    wait_for(lambda: page.evaluate(
+        "document.activeElement?.matches('.customer')"
+        " && document.activeElement.closest('.order')?.dataset.orderId") == ids[1],
+        timeout=10, what="focus on Customer 1's order")
 
 
 def test_the_list_at_desktop_and_phone_sizes(tab: Tab) -> None:
