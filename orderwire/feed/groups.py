@@ -44,11 +44,6 @@ class FeedState:
     groups: list[GroupState]
 
 
-def _millis(stream_id: bytes | str) -> int:
-    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-    return int(text.split("-", 1)[0])
-
-
 def _id_key(stream_id: bytes | str) -> tuple[int, int]:
     text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
     millis, _, sequence = text.partition("-")

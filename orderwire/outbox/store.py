@@ -140,14 +140,6 @@ def mark_published(connection: Connection, event_ids: list[str]) -> None:
         )
 
 
-def backlog(connection: Connection) -> int:
-    from sqlalchemy import func
-
-    return connection.execute(
-        select(func.count()).select_from(events).where(events.c.published_at.is_(None))
-    ).scalar_one()
-
-
 def load(connection: Connection, event_id: str) -> dict | None:
     row = connection.execute(
         select(events.c.envelope).where(events.c.event_id == event_id)
