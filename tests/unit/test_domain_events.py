@@ -119,7 +119,9 @@ def test_the_unit_of_work_collects_from_every_aggregate_it_loaded_or_added() -> 
     loaded = a_placed_order()
     loaded.collect_events()
     uow.orders.saved[loaded.order_id] = loaded
-    uow.orders.get(loaded.order_id).pay()  # type: ignore[union-attr]
+    order = uow.orders.get(loaded.order_id)
+    assert order is not None
+    order.pay()
     uow.orders.add(a_placed_order())
     uow.notifications.add(Notification.create(str(uuid.uuid4()), loaded.order_id, "hi"))
     collected = uow.collect_new_events()
