@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 from celery import Celery
@@ -58,11 +59,11 @@ class CeleryBaseline:
             self._receiver = receiver
             ready = receiver.on_consume_ready
 
-            def on_consume_ready(*args, **kwargs):  # type: ignore[no-untyped-def]
+            def on_consume_ready(*args: Any, **kwargs: Any) -> Any:
                 self._listening.set()
                 return ready(*args, **kwargs)
 
-            receiver.on_consume_ready = on_consume_ready  # type: ignore[method-assign]
+            receiver.on_consume_ready = on_consume_ready
             receiver.capture(limit=None, timeout=None, wakeup=False)
 
     def _listen_for_signals(self) -> None:
@@ -73,13 +74,13 @@ class CeleryBaseline:
         except (redis.RedisError, OSError, AttributeError, ValueError):
             return  # closed by stop()
 
-    def _succeeded(self, event: dict) -> None:
+    def _succeeded(self, event: dict[str, Any]) -> None:
         arrived = time.perf_counter()
         assert self.loop is not None
         self.loop.call_soon_threadsafe(self._resolve, event.get("uuid"), arrived)
 
-    def _resolve(self, task_id: str, arrived: float) -> None:
-        future = self.waiting.pop(task_id, None)
+    def _resolve(self, task_id: str | None, arrived: float) -> None:
+        future = self.waiting.pop(task_id, None) if task_id is not None else None
         if future is not None and not future.done():
             future.set_result(arrived)
 

@@ -14,6 +14,7 @@ always gets the warmer machine.
 import asyncio
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,10 @@ class CommandsBenchmark:
         await closed_loop(self._orderwire, self.options.concurrency, 2.0)
         await closed_loop(self._tutorial, self.options.concurrency, 2.0)
 
-    def _orderwire(self, index: int):  # type: ignore[no-untyped-def]
+    def _orderwire(self, index: int) -> Coroutine[Any, Any, Sample]:
         return self.sessions[index % len(self.sessions)].place_order()
 
-    def _tutorial(self, index: int):  # type: ignore[no-untyped-def]
+    def _tutorial(self, index: int) -> Coroutine[Any, Any, Sample]:
         return self.tutorial_sessions[index % len(self.tutorial_sessions)].place_order()
 
     async def _throughput(self, action: Any, concurrency: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -85,7 +86,9 @@ def run(events: int, rounds: int) -> dict:
             samples["A"].append(measure(without_feed, client, events))
             samples["B"].append(measure(with_feed, client, events))
         feed_length = client.xlen("orderwire:events")
-    result = {"events_per_round": events, "rounds": rounds, "feed_entries": feed_length}
+    result: dict[str, Any] = {
+        "events_per_round": events, "rounds": rounds, "feed_entries": feed_length
+    }
     for side, label in (("A", "without_feed"), ("B", "with_feed")):
         result[label] = {
             "redis_us_per_event": statistics.median(s[0] for s in samples[side]),

@@ -14,13 +14,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from tests.e2e.launched import ROOT, launch, page_answers
 from tests.waiting import wait_for
 
 
-def _outage(port: int, cause: Callable[[], None]) -> float:
+def _outage(port: int, cause: Callable[[], object]) -> float:
     began = time.monotonic()
     cause()
     wait_for(lambda: not page_answers(port), timeout=10, interval=0.01, what="the outage")
@@ -42,7 +43,7 @@ def main() -> None:
             if kill:
                 time.sleep(31)  # the backoff starts again from 1 s
             web = run.pid_of("web")
-            seconds = _outage(port, lambda web=web: os.kill(web, signal.SIGKILL))
+            seconds = _outage(port, partial(os.kill, web, signal.SIGKILL))
             print(f"web SIGKILLed to page answering again: {seconds:.2f}s")
         if args.mode == "dev":
             probe = ROOT / "worker" / f"_reload_probe_{uuid.uuid4().hex}.py"

@@ -11,8 +11,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -86,9 +87,10 @@ class LiveSession:
             arrived = time.perf_counter()
             if message.type != aiohttp.WSMsgType.TEXT or '"OrderPlaced"' not in message.data:
                 continue
-            event = json.loads(message.data).get("event") or {}
+            event: dict[str, Any] = json.loads(message.data).get("event") or {}
             if event.get("type") == "OrderPlaced":
-                future = self.waiting.pop(event.get("request_id"), None)
+                request_id = event.get("request_id")
+                future = self.waiting.pop(request_id, None) if request_id is not None else None
                 if future is not None and not future.done():
                     future.set_result(arrived)
 
@@ -145,7 +147,7 @@ async def open_sessions(http: aiohttp.ClientSession, base_url: str, count: int,
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-Action = Callable[[int], Awaitable[Sample]]
+Action = Callable[[int], Coroutine[Any, Any, Sample]]
 
 
 async def closed_loop(action: Action, concurrency: int, duration: float) -> list[Sample]:
@@ -165,7 +167,7 @@ async def open_loop(action: Action, rate: float, duration: float) -> list[Sample
     """Commands at a fixed rate, whether or not earlier ones are done (arrivals don't wait)."""
     count = int(rate * duration)
     start = time.perf_counter() + 0.05
-    tasks = []
+    tasks: list[asyncio.Task[Sample]] = []
     for index in range(count):
         delay = start + index / rate - time.perf_counter()
         if delay > 0:

@@ -60,11 +60,13 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-observability-"))
     with PrivateRedis(workdir / "redis") as server:
-        targets = [("sqlite", f"sqlite:///{workdir / 'bench.db'}", None)]
+        targets: list[tuple[str, str, str | None]] = [
+            ("sqlite", f"sqlite:///{workdir / 'bench.db'}", None)
+        ]
         if args.postgres:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            private = f"bench_{uuid.uuid4().hex[:8]}"
             targets.append(
-                ("postgresql", f"{args.postgres}?options=-csearch_path%3D{schema}", schema)
+                ("postgresql", f"{args.postgres}?options=-csearch_path%3D{private}", private)
             )
         for name, url, schema in targets:
             if schema:
@@ -94,6 +96,7 @@ def main() -> None:
 
     configure_logging("INFO", process="bench")
     [handler] = [h for h in logging.getLogger().handlers if getattr(h, "_orderwire", False)]
+    assert isinstance(handler, logging.StreamHandler)
     handler.setStream(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
     envelope = {"id": str(uuid.uuid4()), "type": "OrderPlaced", "version": 1,
                 "occurred_at": "2026-11-23T10:00:00.123Z", "request_id": str(uuid.uuid4()),

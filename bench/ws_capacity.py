@@ -59,6 +59,7 @@ def session_cookie(session_id: str) -> str:
     app = Flask("bench")
     app.secret_key = SECRET
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert serializer is not None  # None only without a secret key, set above
     return "session=" + serializer.dumps({"sid": session_id})
 
 

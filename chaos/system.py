@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 from sqlalchemy import Engine, create_engine, text
@@ -39,7 +40,7 @@ APPLICATION_NAME = "orderwire-chaos"
 
 
 class ChaosSystem(System):
-    def __init__(self, workdir: Path, database_url: str, **kwargs: object) -> None:
+    def __init__(self, workdir: Path, database_url: str, **kwargs: Any) -> None:
         self.direct_database_url = database_url  # what the checks read, never cut off
         self.proxy: DatabaseProxy | None = None
         if database_url.startswith("postgresql"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.errors import InvalidCommand
-from domain.money import to_money
+from domain.money import at_most_two_places, to_money
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -68,7 +68,7 @@ class OrderLine:
             raise InvalidCommand("unit_price must be a decimal amount") from error
         if not Decimal(0) < price <= MAX_UNIT_PRICE:
             raise InvalidCommand(f"unit_price must be above 0 and at most {MAX_UNIT_PRICE}")
-        if price.as_tuple().exponent < -2:
+        if not at_most_two_places(price):
             raise InvalidCommand("unit_price must have at most 2 decimal places")
         object.__setattr__(self, "unit_price", price)
 

@@ -54,6 +54,8 @@ class _ClosesEvenWhenRedisIsGone:
 
     def close(self) -> None:
         try:
+            # The ignores in these mixins: their methods and attributes are the kombu
+            # Channel's they are mixed into, which the checker cannot see from here.
             super().close()  # type: ignore[misc]
         except self.connection_errors:
             if self.closed:
@@ -78,7 +80,7 @@ class _ClosesEvenWhenRedisIsGone:
         # AttributeError that stops a Celery worker.
         if self.connection is None or self.connection.client is None:  # type: ignore[attr-defined]
             raise redis_errors.ConnectionError("the broker connection was already closed")
-        return super()._connparams(asynchronous)  # type: ignore[misc, no-any-return]
+        return super()._connparams(asynchronous)  # type: ignore[misc]
 
 
 class _SendsThroughOneClient:
@@ -86,7 +88,7 @@ class _SendsThroughOneClient:
 
     @cached_property
     def _sending_client(self) -> Any:
-        return self._create_client()  # type: ignore[attr-defined]
+        return self._create_client()  # type: ignore[attr-defined]  # kombu's Channel's
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
@@ -144,4 +146,5 @@ def install() -> None:
     for scheme, path in _OURS.items():
         if kombu_transport.TRANSPORT_ALIASES.get(scheme) != path:
             kombu_transport.TRANSPORT_ALIASES[scheme] = path
-            kombu_transport._transport_cache.pop(scheme, None)  # resolved lazily, and cached
+            # Resolved lazily, and cached; the cache is private, so the stubs do not list it.
+            kombu_transport._transport_cache.pop(scheme, None)  # type: ignore[attr-defined]

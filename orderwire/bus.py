@@ -4,11 +4,17 @@ It knows nothing of databases or queues: give it any unit of work (SQL or fake).
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from domain.commands import Command
 from domain.events import Event, RecordedEvent
-from domain.ports import CommandContext, UnitOfWork
+from domain.ports import CommandContext
+
+
+class CollectsEvents(Protocol):
+    """What the bus needs of a unit of work beyond the handlers' `UnitOfWork`."""
+
+    def collect_new_events(self) -> list[RecordedEvent]: ...
 
 
 class MessageBus:
@@ -28,14 +34,14 @@ class MessageBus:
         result = handler(command, uow, context)
         return result, self._settle(uow)
 
-    def _settle(self, uow: UnitOfWork) -> list[RecordedEvent]:
+    def _settle(self, uow: CollectsEvents) -> list[RecordedEvent]:
         """Collect events until subscribers stop recording new ones."""
         settled: list[RecordedEvent] = []
-        pending = uow.collect_new_events()  # type: ignore[attr-defined]
+        pending = uow.collect_new_events()
         while pending:
             settled.extend(pending)
             for item in pending:
                 for subscriber in self.subscribers.get(type(item.event), []):
                     subscriber(item, uow)
-            pending = uow.collect_new_events()  # type: ignore[attr-defined]
+            pending = uow.collect_new_events()
         return settled

@@ -7,7 +7,7 @@ message that says what to fix instead of failing later somewhere else.
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -246,7 +246,6 @@ class Settings:
     lease_renew_seconds: int = 5
     # The relay deletes published events and finished commands older than this (days).
     retention_days: int = 7
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:

@@ -14,6 +14,12 @@ import os
 import signal
 import subprocess
 import sys
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # gunicorn has imported these already; only the checker needs them here
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '5000')}")
 worker_class = "gevent"
@@ -54,7 +60,7 @@ logconfig_dict = {
 }
 
 
-def on_starting(server):  # type: ignore[no-untyped-def]
+def on_starting(server: "Arbiter") -> None:
     """Check the environment in the master, before binding or forking: a bad variable stops
     gunicorn at once with one line naming it. (Without this a worker fails to boot and
     gunicorn also stops, but after a traceback, and only once a worker has tried.)
@@ -70,7 +76,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         raise SystemExit(checked.returncode)
 
 
-def post_worker_init(worker):  # type: ignore[no-untyped-def]
+def post_worker_init(worker: "Worker") -> None:
     """On SIGTERM, tell every websocket to close with 1001 ("going away") before the
     worker stops, so pages reconnect (to another process) at once instead of keeping the
     worker busy for its whole graceful_timeout and then being cut off.
@@ -82,12 +88,12 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     original = worker.handle_exit
     hub = getattr(worker.wsgi, "extensions", {}).get("live_hub")
 
-    def handle_exit(sig, frame):  # type: ignore[no-untyped-def]
+    def handle_exit(sig: int, frame: FrameType | None) -> None:
         if hub is not None:
             # In a greenlet of its own, not in the signal handler: the hub takes a lock.
             gevent.spawn(hub.shutdown)
         original(sig, frame)
 
-    worker.handle_exit = handle_exit
+    worker.handle_exit = handle_exit  # type: ignore[method-assign]  # on purpose (above)
     signal.signal(signal.SIGTERM, handle_exit)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn does: don't break system calls

@@ -92,7 +92,7 @@ def _worker_answers(env: Mapping[str, str]) -> Callable[[], bool]:
 
 
 def _watched_paths() -> list[Path]:
-    paths = []
+    paths: list[Path] = []
     for package in WATCHED_PACKAGES:
         spec = importlib.util.find_spec(package)
         paths.extend(Path(path) for path in (spec and spec.submodule_search_locations) or [])

@@ -212,9 +212,12 @@ class System:
 
     def wait_until_final(self, session: requests.Session, request_id: str,
                          timeout: float = 30) -> dict[str, Any]:
+        def final() -> dict[str, Any] | None:
+            status = self.command(session, request_id)
+            return status if status.get("status") in ("succeeded", "rejected", "failed") else None
+
         return wait_for(
-            lambda: (status := self.command(session, request_id)).get("status")
-            in ("succeeded", "rejected", "failed") and status,
+            final,
             timeout=timeout, what=f"command {request_id} to finish",
         )
 

@@ -88,10 +88,10 @@ def stored_events(
     by the client's request id, or by the command id (what record_command returns)."""
     query = select(events.c.envelope, events.c.audience).order_by(events.c.seq)
     if command_id is not None:
-        request_id = select(commands.c.request_id).where(
+        query = query.where(events.c.request_id == select(commands.c.request_id).where(
             commands.c.command_id == command_id
-        ).scalar_subquery()
-    if request_id is not None:
+        ).scalar_subquery())
+    elif request_id is not None:
         query = query.where(events.c.request_id == request_id)
     if aggregate_id is not None:
         query = query.where(events.c.aggregate_id == aggregate_id)

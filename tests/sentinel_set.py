@@ -90,6 +90,7 @@ class SentinelSet:
                 state = redis.Redis(port=port, socket_timeout=1).sentinel_master(MASTER_NAME)
             except redis.RedisError:
                 return False
+            assert isinstance(state, dict)  # redis-py parses SENTINEL MASTER into a dict
             others = int(state["num-other-sentinels"])
             if others < len(self.sentinel_ports) - 1 or int(state["num-slaves"]) < 1:
                 return False

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -88,7 +89,9 @@ def partial_index_differences(database_url: str) -> list[str]:
         dialect = connection.dialect
         inspector = inspect(connection)
         for table in metadata.tables.values():
-            reflected = {index["name"]: index for index in inspector.get_indexes(table.name)}
+            reflected: dict[str | None, Any] = {
+                index["name"]: index for index in inspector.get_indexes(table.name)
+            }
             for index in table.indexes:
                 where = index.dialect_kwargs.get(f"{dialect.name}_where")
                 if where is None:
@@ -111,7 +114,7 @@ def table_names(database_url: str) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def head_revision() -> str:
+def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
@@ -209,7 +212,7 @@ def test_commands_recorded_before_keys_were_per_session_keep_working(database_ur
     # from (session, request id): a row written under 0002 must get exactly that id.
     upgrade(database_url, "0002")
     now = datetime.now(UTC)
-    old = {
+    old: dict[str, Any] = {
         "request_id": f"old-{uuid.uuid4()}", "command": "PlaceOrder", "payload": "{}",
         "fingerprint": "f" * 64, "session_id": "s-1", "order_id": None, "status": "accepted",
         "attempts": 0, "accepted_at": now, "touched_at": now,
@@ -227,7 +230,8 @@ def test_commands_recorded_before_keys_were_per_session_keep_working(database_ur
         with engine.connect() as connection:
             for row in (old, without_session):
                 derived = command_log.command_id(row["session_id"], row["request_id"])
-                assert command_log.get(connection, derived)["request_id"] == row["request_id"]
+                stored = command_log.get(connection, derived)
+                assert stored is not None and stored["request_id"] == row["request_id"]
     finally:
         engine.dispose()
     assert schema_differences(database_url) == []

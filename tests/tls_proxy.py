@@ -70,14 +70,14 @@ class TlsProxy:
             raw.close()
             return
         with contextlib.closing(client):
-            head = self._read_head(client)
-            if head is None:
+            received = self._read_head(client)
+            if received is None:
                 return
             upstream = socket.create_connection(
                 self.upstream, timeout=10, source_address=(self.source_address, 0)
             )
             with contextlib.closing(upstream):
-                head, rest = head
+                head, rest = received
                 upstream.sendall(self._rewrite(head, client_ip) + rest)
                 pump = threading.Thread(target=_pipe, args=(client, upstream), daemon=True)
                 pump.start()

@@ -8,15 +8,16 @@ T = TypeVar("T")
 
 
 def wait_for(
-    probe: Callable[[], T],
+    probe: Callable[[], T | None],
     *,
     timeout: float = 15.0,
     interval: float = 0.05,
     what: str = "condition",
 ) -> T:
-    """Call `probe` until it returns something truthy; fail after `timeout` seconds."""
+    """Call `probe` until it returns something truthy, and return that (so a probe that
+    answers None until it has something returns the something); fail after `timeout`."""
     deadline = time.monotonic() + timeout
-    last: T = probe()
+    last = probe()
     while not last:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")

@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
     services = services or bootstrap(settings)
     app.extensions["orderwire"] = services
     app.session_interface = SchemeAwareSessionInterface()
+    # Wrapping wsgi_app is Flask's documented way to add WSGI middleware.
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
         app.wsgi_app, networks=settings.trusted_proxy_networks, hops=settings.trusted_proxy_hops
     )
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, services: Orderwire | None =
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     register_outage_handlers(app)
+    # Middleware, as above.
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
 
     @app.before_request

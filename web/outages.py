@@ -12,6 +12,7 @@ import logging
 
 import redis
 from flask import Flask, Response, render_template, request
+from flask.typing import ResponseReturnValue
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseOperationalError
@@ -54,7 +55,7 @@ def register_outage_handlers(app: Flask) -> None:
         return error_response(422, "invalid_input", "the request holds a value that is not valid")
 
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(error: Exception) -> ResponseReturnValue:
         if _is_outage(error):
             dependency = "database" if isinstance(error, (DBAPIError, *DATABASE_AWAY)) else "Redis"
             log.warning(

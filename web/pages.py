@@ -196,6 +196,8 @@ def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] |
         placing = None if order else read_models.placing(connection, parsed, session_id())
     if order is None and placing is None:
         abort(404)  # not ours, and nobody here is placing it: "being placed…" would wait forever
+    if placing is not None and status == 200:
+        status = _PLACING_STATUS.get(placing["status"], 200)
     return render_template(
         "order.html",
         order_id=parsed,
@@ -207,7 +209,7 @@ def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] |
         reason=reason,
         idempotency_key=str(uuid.uuid4()),
         last_event_id=last_event_id,
-    ), (status if order or status != 200 else _PLACING_STATUS.get(placing["status"], 200))
+    ), status
 
 
 # A page for an order still being placed is 202 (come back); one whose placing was refused

@@ -19,6 +19,7 @@ a Redis blip into an outage of the part of the system that does not need Redis.
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -42,7 +43,9 @@ class RateLimit:
 
 
 class RedisRateLimiter:
-    def __init__(self, client: redis.Redis, rate: RateLimit, *, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, client: redis.Redis, rate: RateLimit, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.client = client
         self.rate = rate
         self.clock = clock

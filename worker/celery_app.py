@@ -40,6 +40,7 @@ def _unique_node_name(instance: object, **_kwargs: object) -> None:
     # Sent before the worker sets up its mailbox, events and queues: each uses the name
     # chosen here (worker/node_names.py).
     claim = NodeNameClaim(redis_client(settings, socket_timeout=2))
+    # `instance` is the WorkController, which the signal's stubs type as a plain object.
     instance.hostname = claim.claim(instance.hostname)  # type: ignore[attr-defined]
     trace.setup_worker_optimizations(instance.app, instance.hostname)  # type: ignore[attr-defined]
     claim.keep_renewing()

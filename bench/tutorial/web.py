@@ -11,8 +11,11 @@ import uuid
 
 import redis
 from flask import Flask, jsonify, request, session
+from flask.typing import ResponseReturnValue
 from flask_sock import Sock
 from marshmallow import ValidationError
+from simple_websocket import Server
+from wsproto.frame_protocol import CloseReason
 
 from bench.tutorial.tasks import place_order, session_channel
 from web.api.schemas import PlaceOrderSchema
@@ -33,16 +36,16 @@ def create_app() -> Flask:
     sock = Sock(app)
 
     @app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz() -> ResponseReturnValue:
         return {"status": "ok"}
 
     @app.get("/api/orders")
-    def list_orders():  # type: ignore[no-untyped-def]
+    def list_orders() -> ResponseReturnValue:
         _session_id()
         return jsonify([])
 
     @app.post("/api/orders")
-    def create_order():  # type: ignore[no-untyped-def]
+    def create_order() -> ResponseReturnValue:
         try:
             data = PLACE_ORDER_SCHEMA.load(request.get_json())
         except ValidationError as error:
@@ -57,10 +60,10 @@ def create_app() -> Flask:
         return {"request_id": request_id, "order_id": order_id}, 202
 
     @sock.route("/ws")
-    def live(ws):  # type: ignore[no-untyped-def]
+    def live(ws: Server) -> None:
         sid = session.get("sid")
         if sid is None:
-            ws.close(reason=1008, message="no session")
+            ws.close(reason=CloseReason.POLICY_VIOLATION, message="no session")
             return
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(session_channel(sid))

@@ -1,11 +1,14 @@
 """Engines: one per process, made by bootstrap, never at import time."""
 
 import random
+import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 READ_ONLY = "orderwire_read_only"
@@ -44,7 +47,7 @@ def _sqlite_engine(database_url: str) -> Engine:
     engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -60,7 +63,7 @@ def _sqlite_engine(database_url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection):  # type: ignore[no-untyped-def]
+    def _begin(connection: Connection) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             # WAL readers never wait for the writer: a plain deferred BEGIN.
             connection.exec_driver_sql("BEGIN")
@@ -72,15 +75,15 @@ def _sqlite_engine(database_url: str) -> Engine:
     return engine
 
 
+T = TypeVar("T")
+
 BUSY_TIMEOUT_MS = 2
 WRITE_LOCK_TIMEOUT = 30.0  # seconds a writer waits for SQLite's lock before giving up
 
 
-def _wait_for_write_lock(action, timeout: float = WRITE_LOCK_TIMEOUT):  # type: ignore[no-untyped-def]
+def _wait_for_write_lock(action: Callable[[], T], timeout: float = WRITE_LOCK_TIMEOUT) -> T:
     """Retry `action` while the database is locked, napping 1-5 ms in Python between tries
     (time.sleep yields to other greenlets under gevent), for up to `timeout` seconds."""
-    import sqlite3
-
     deadline = time.monotonic() + timeout
     nap = 0.001
     while True:

@@ -41,6 +41,7 @@ import redis
 
 from orderwire.feed.names import FEED_STREAM, handled_key, parked_key
 from orderwire.redis_outage import RedisOutage
+from orderwire.redis_replies import group_reply, stream_entries
 
 log = logging.getLogger("orderwire.feed")
 
@@ -172,7 +173,9 @@ class FeedConsumer:
             block=block,
         )
         return [
-            (stream_id, fields or None) for _, rows in reply or [] for stream_id, fields in rows
+            (stream_id, fields or None)
+            for _, rows in group_reply(reply)
+            for stream_id, fields in rows
         ]
 
     def _claim(self) -> bool:
@@ -206,7 +209,7 @@ class FeedConsumer:
             count=len(entries),
             consumername=self.consumer,
         )
-        counts = {item["message_id"]: item["times_delivered"] for item in details}
+        counts = {item["message_id"]: int(item["times_delivered"]) for item in details}
         return [(entry, counts.get(entry[0], 1)) for entry in entries]
 
     # --- handing over ----------------------------------------------------------------
@@ -216,7 +219,9 @@ class FeedConsumer:
         envelopes = [_parse(fields) for (_, fields), _ in entries]
         already = self._already_handled([envelope["id"] for envelope in envelopes if envelope])
         return [
-            Delivery(stream_id, envelope, deliveries, bool(envelope) and envelope["id"] in already)
+            Delivery(
+                stream_id, envelope, deliveries, envelope is not None and envelope["id"] in already
+            )
             for ((stream_id, _), deliveries), envelope in zip(entries, envelopes, strict=True)
         ]
 
@@ -343,5 +348,5 @@ def parked(client: redis.Redis, group: str, count: int = 100) -> list[dict[str, 
             "feed_id": fields[b"feed_id"].decode(),
             "deliveries": int(fields[b"deliveries"]),
         }
-        for stream_id, fields in client.xrange(parked_key(group), count=count)
+        for stream_id, fields in stream_entries(client.xrange(parked_key(group), count=count))
     ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import redis
 
 from orderwire.feed.names import FEED_STREAM, parked_key
+from orderwire.redis_replies import stream_entries
 
 log = logging.getLogger("orderwire.feed")
 
@@ -44,11 +45,6 @@ class FeedState:
     groups: list[GroupState]
 
 
-def _millis(stream_id: bytes | str) -> int:
-    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-    return int(text.split("-", 1)[0])
-
-
 def _id_key(stream_id: bytes | str) -> tuple[int, int]:
     text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
     millis, _, sequence = text.partition("-")
@@ -58,7 +54,7 @@ def _id_key(stream_id: bytes | str) -> tuple[int, int]:
 def _count_after(client: redis.Redis, position: bytes | str) -> int:
     counted, cursor = 0, position
     while counted < COUNT_LIMIT:
-        page = client.xrange(FEED_STREAM, min=b"(" + _bytes(cursor), count=1000)
+        page = stream_entries(client.xrange(FEED_STREAM, min=b"(" + _bytes(cursor), count=1000))
         if not page:
             break
         counted += len(page)

@@ -23,7 +23,7 @@ POSTGRES_MIGRATION_LOCK = 0x6F_7264_6572_77  # "orderw"
 
 def run_migrations_offline() -> None:
     """Emit SQL instead of running it (`command.upgrade(config, "head", sql=True)`)."""
-    url = config.get_main_option("sqlalchemy.url")
+    url = _database_url()
     context.configure(
         url=url,
         target_metadata=metadata,
@@ -35,8 +35,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _database_url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no sqlalchemy.url: run migrations through orderwire.migrate")
+    return url
+
+
 def run_migrations_online() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(_database_url())
     try:
         with engine.connect() as connection, connection.begin():
             if connection.dialect.name == "postgresql":

@@ -46,6 +46,7 @@ from orderwire.outbox.keys import (
     STREAM_PREFIX,
 )
 from orderwire.outbox.store import OutboxEvent
+from orderwire.redis_replies import byte_strings
 
 REPLICA_WAIT_MS = 1000
 
@@ -177,7 +178,8 @@ class RedisEventPublisher:
     def take_published_ids(self, limit: int) -> list[str]:
         """Up to `limit` ids of published events, oldest first, still listed after this call:
         `forget_published_ids(n)` drops them once the relay has marked them."""
-        return [raw.decode() for raw in self.client.lrange(PUBLISHED_IDS, 0, limit - 1)]
+        listed = byte_strings(self.client.lrange(PUBLISHED_IDS, 0, limit - 1))
+        return [raw.decode() for raw in listed]
 
     def forget_published_ids(self, count: int) -> None:
         self.client.ltrim(PUBLISHED_IDS, count, -1)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -99,7 +100,8 @@ class SqlOutbox:
         return stored
 
 
-def _as_outbox_event(row) -> OutboxEvent:  # type: ignore[no-untyped-def]
+# Any: SQLAlchemy 2.0 and 2.1 spell a Row's type parameters differently, and both are allowed.
+def _as_outbox_event(row: Any) -> OutboxEvent:
     audience = row.audience if isinstance(row.audience, list) else json.loads(row.audience)
     return OutboxEvent(
         row.event_id, row.type, row.aggregate_id, tuple(audience), row.envelope, row.request_id,
@@ -138,14 +140,6 @@ def mark_published(connection: Connection, event_ids: list[str]) -> None:
         connection.execute(
             MARK_PUBLISHED, {"event_ids": list(event_ids), "published_at": utcnow()}
         )
-
-
-def backlog(connection: Connection) -> int:
-    from sqlalchemy import func
-
-    return connection.execute(
-        select(func.count()).select_from(events).where(events.c.published_at.is_(None))
-    ).scalar_one()
 
 
 def load(connection: Connection, event_id: str) -> dict | None:

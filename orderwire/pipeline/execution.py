@@ -27,7 +27,8 @@ class Execution:
         """The client's key, which events and logs carry: the command log row's, else what
         the delivery said, else the command id (a command that is not in the log)."""
         if self.record:
-            return self.record["request_id"]
+            request_id: str = self.record["request_id"]
+            return request_id
         return self.delivered_as or self.command_id
 
     @property

@@ -4,6 +4,7 @@
 Behaviours get a factory of these from `bootstrap` and never see a database."""
 
 from collections.abc import Callable, Iterable
+from types import TracebackType
 from typing import Any, Protocol
 
 from domain.events import Event, RecordedEvent
@@ -30,7 +31,8 @@ class CommandLog(Protocol):
 
 
 class StoredEvent(Protocol):
-    event_id: str
+    @property
+    def event_id(self) -> str: ...  # read-only: a stored event is a frozen record
 
 
 class Outbox(Protocol):
@@ -48,12 +50,23 @@ class Outbox(Protocol):
 
 
 class PipelineUnitOfWork(Protocol):
-    commands: CommandLog
-    outbox: Outbox
+    # Read-only: behaviours use these and never replace them, so a unit of work may hold
+    # its own kinds (SqlCommandLog, SqlOutbox) in them.
+    @property
+    def commands(self) -> CommandLog: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> "PipelineUnitOfWork": ...
 
-    def __exit__(self, *exc_info: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> None: ...
 
     def collect_new_events(self) -> list[RecordedEvent]: ...
 

@@ -36,6 +36,7 @@ class Verdicts:
         locked there and was found unfinished."""
         record = execution.record or {}
         error = {"code": code, "message": message}
+        event: CommandRejected | CommandFailed
         if status == CommandStatus.REJECTED:
             event = CommandRejected(execution.command_name, code, message, record.get("order_id"))
         else:

@@ -31,7 +31,6 @@ ORDER = {
     "customer_name": "Ada Lovelace",
     "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
 }
-FUZZ_EXAMPLES = 200
 
 
 def make_app(database_url: str, redis_url: str, engine: Engine | None = None) -> Flask:

@@ -1,5 +1,7 @@
 """The benchmark's CPU accounting: milliseconds per command, and the ceilings it prints."""
 
+import pytest
+
 from bench.commands import _phase
 from bench.load import Sample
 from bench.report import _print_cpu_per_command
@@ -26,7 +28,7 @@ def test_a_phase_with_nothing_completed_has_no_cpu_per_command() -> None:
 
 
 def test_the_ceilings_come_from_the_total_and_from_the_sides_own_celery_main_process(
-    capsys,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _print_cpu_per_command(
         {

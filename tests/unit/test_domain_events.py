@@ -119,7 +119,9 @@ def test_the_unit_of_work_collects_from_every_aggregate_it_loaded_or_added() -> 
     loaded = a_placed_order()
     loaded.collect_events()
     uow.orders.saved[loaded.order_id] = loaded
-    uow.orders.get(loaded.order_id).pay()  # type: ignore[union-attr]
+    order = uow.orders.get(loaded.order_id)
+    assert order is not None
+    order.pay()
     uow.orders.add(a_placed_order())
     uow.notifications.add(Notification.create(str(uuid.uuid4()), loaded.order_id, "hi"))
     collected = uow.collect_new_events()
@@ -139,7 +141,9 @@ def test_the_bus_settles_events_that_subscribers_record() -> None:
     assert [type(r.event) for r in recorded] == [OrderPaid, NotificationCreated]
     [notification] = [n for n in uow.notifications.seen.values() if "payment" in n.text]
     assert recorded[1].aggregate_id == notification.notification_id
-    assert recorded[1].event.text == "We received your payment of 2.50."
+    notified = recorded[1].event
+    assert isinstance(notified, NotificationCreated)
+    assert notified.text == "We received your payment of 2.50."
     assert uow.collect_new_events() == []  # settled: nothing left behind
 
 
@@ -166,7 +170,8 @@ def test_events_recorded_by_subscribers_reach_their_own_subscribers() -> None:
         uow.notifications.add(Notification.create(str(uuid.uuid4()), recorded.aggregate_id, "x"))
 
     def on_notification(recorded: RecordedEvent, uow: FakeUnitOfWork) -> None:
-        seen.append(recorded.event.text)  # type: ignore[attr-defined]
+        assert isinstance(recorded.event, NotificationCreated)
+        seen.append(recorded.event.text)
 
     bus = a_bus({OrderPaid: [notify], NotificationCreated: [on_notification]})
     uow = FakeUnitOfWork()

@@ -5,9 +5,10 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from domain.commands import OrderLine
-from domain.events import CommandFailed, CommandRejected, NotificationCreated, OrderPaid
+from domain.events import CommandFailed, CommandRejected, Event, NotificationCreated, OrderPaid
 from domain.order import Order
 from orderwire.outbox.envelope import channel_for, dumps, make_envelope, rfc3339
 
@@ -18,7 +19,7 @@ ENVELOPE_KEYS = {
 }
 
 
-def an_envelope(event, *, occurred_at: datetime | None = None) -> dict:  # type: ignore[no-untyped-def]
+def an_envelope(event: Event, *, occurred_at: datetime | None = None) -> dict[str, Any]:
     return make_envelope(
         event_id="e-1",
         event_type=event.name,

@@ -22,7 +22,9 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
         ("45s", NOW - timedelta(seconds=45)),
     ],
 )
-def test_since_takes_an_iso_time_or_a_duration_back_from_now(text: str, expected) -> None:  # type: ignore[no-untyped-def]
+def test_since_takes_an_iso_time_or_a_duration_back_from_now(
+    text: str, expected: datetime
+) -> None:
     parsed = parse_since(text, now=NOW)
     assert parsed == expected
     assert parsed.tzinfo is not None and parsed.utcoffset() == UTC.utcoffset(None)

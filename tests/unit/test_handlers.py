@@ -30,7 +30,9 @@ def test_place_order_adds_an_order_and_sets_off_a_notification() -> None:
     result, recorded = bus.handle(command, uow, CommandContext("r1", "session-a"))
     assert result == {"order_id": order_id, "status": "placed", "version": 1}
     assert [type(r.event) for r in recorded] == [OrderPlaced, NotificationCreated]
-    assert recorded[1].event.text == "Thank you, Ada: your order of 2.50 is placed."
+    notified = recorded[1].event
+    assert isinstance(notified, NotificationCreated)
+    assert notified.text == "Thank you, Ada: your order of 2.50 is placed."
     assert uow.orders.seen[order_id].owner_session == "session-a"
 
 

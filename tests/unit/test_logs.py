@@ -19,6 +19,7 @@ def lines() -> Iterator[Callable[[], list[dict]]]:
     configure_logging("INFO", process="test")
     written = io.StringIO()
     [ours] = [handler for handler in root.handlers if getattr(handler, "_orderwire", False)]
+    assert isinstance(ours, logging.StreamHandler)
     ours.setStream(written)
 
     def read() -> list[dict]:

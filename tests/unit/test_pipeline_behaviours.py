@@ -247,8 +247,11 @@ def test_build_command_rebuilds_the_domain_command_from_the_stored_payload(
     request_id = worker.record(payload=payload)
     built: list[Any] = []
 
-    worker.run(request_id, lambda execution: built.append(execution.command) or NextStep()(
-        execution))
+    def build_then_handle(execution: Execution) -> Outcome:
+        built.append(execution.command)
+        return NextStep()(execution)
+
+    worker.run(request_id, build_then_handle)
 
     [command] = built
     assert isinstance(command, PlaceOrder)
@@ -274,7 +277,8 @@ def test_build_command_rejects_a_payload_that_does_not_construct_in_the_same_tra
     outcome = worker.run(request_id, handler)
 
     assert handler.attempts == []
-    assert outcome.status == CommandStatus.REJECTED and outcome.error["code"] == code
+    assert outcome.status == CommandStatus.REJECTED
+    assert outcome.error is not None and outcome.error["code"] == code
     row = worker.row(request_id)
     assert row["status"] == "rejected" and row["error"]["code"] == code
     [event] = worker.events(request_id)
@@ -331,7 +335,7 @@ def test_a_failure_that_persists_ends_failed_after_max_attempts_with_attempts_co
 
     assert handler.attempts == [1, 2, 3]
     assert outcome.status == CommandStatus.FAILED
-    assert outcome.error["code"] == "attempts_exhausted"
+    assert outcome.error is not None and outcome.error["code"] == "attempts_exhausted"
     row = worker.row(request_id)
     assert (row["status"], row["attempts"]) == ("failed", 3)
     [event] = worker.events(request_id)
@@ -351,7 +355,7 @@ def test_a_soft_time_limit_ends_the_command_failed_without_another_attempt(
 
     assert handler.attempts == [1]
     assert outcome.status == CommandStatus.FAILED
-    assert outcome.error["code"] == "time_limit_exceeded"
+    assert outcome.error is not None and outcome.error["code"] == "time_limit_exceeded"
     assert worker.row(request_id)["attempts"] == 1
     [event] = worker.events(request_id)
     assert event.event.name == "CommandFailed" and event.audience == ("s-5",)

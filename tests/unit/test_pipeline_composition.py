@@ -2,12 +2,12 @@
 
 import pytest
 
-from orderwire.pipeline import compose
+from orderwire.pipeline import Behaviour, compose
 from orderwire.pipeline.execution import Execution, Outcome, Step
 from orderwire.pipeline.retries import RetryPolicy
 
 
-def recording(name: str, trace: list[str]):  # type: ignore[no-untyped-def]
+def recording(name: str, trace: list[str]) -> Behaviour:
     def behaviour(execution: Execution, next_step: Step) -> Outcome:
         trace.append(f"{name} before")
         outcome = next_step(execution)

@@ -19,6 +19,7 @@ class Collect(logging.Handler):
         self.lines: dict[str, str | None] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
+        # RequestIdFilter adds request_id to the record; LogRecord's type does not list it.
         self.lines[record.getMessage()] = record.request_id  # type: ignore[attr-defined]
 
 
@@ -56,6 +57,7 @@ def test_lines_logged_inside_the_command_carry_its_request_id_and_it_is_reset_af
     events = [getattr(record, "event", None) for record in caplog.records]
     assert events[0] == "command.started" and events[-1] == "command.finished"
     finished = caplog.records[-1]
+    # The pipeline's `extra` fields, which LogRecord's type does not list:
     assert finished.request_id == "r-77"  # type: ignore[attr-defined]
     assert finished.status == "succeeded"  # type: ignore[attr-defined]
     assert finished.duration_ms >= 0  # type: ignore[attr-defined]

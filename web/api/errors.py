@@ -3,6 +3,7 @@
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from web.site import error_page
@@ -54,7 +55,7 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(error.status, error.code, error.message, error.fields, error.headers)
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(error: HTTPException) -> ResponseReturnValue:
         if not request.path.startswith("/api/") and error.code != 413:
             return error_page(error)
         status = error.code or 500

@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow.types import ErrorMessages
 
 from domain import commands as rules
+from domain.money import at_most_two_places
 from web.api import messages
 from web.api.formats import canonical_uuid, price_from_number, price_from_text
 
-REQUIRED = {"required": messages.REQUIRED, "null": messages.REQUIRED}
+REQUIRED: ErrorMessages = {"required": messages.REQUIRED, "null": messages.REQUIRED}
 
 
 def _no_control_characters(value: str) -> None:
@@ -74,7 +76,7 @@ def _what_is_wrong_with(price: Any) -> str:
         amount is not None
         and not isinstance(price, bool)
         and amount.is_finite()
-        and amount.as_tuple().exponent >= -2  # type: ignore[operator]
+        and at_most_two_places(amount)
         and not Decimal(0) < amount <= rules.MAX_UNIT_PRICE
     ):
         return messages.PRICE_RANGE

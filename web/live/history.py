@@ -10,6 +10,7 @@ late; replaying from it would need the same care the relay takes.
 import redis
 
 from orderwire.outbox.keys import event_positions, session_stream
+from orderwire.redis_replies import stream_entries
 
 PAGE = 500
 
@@ -20,7 +21,7 @@ class SessionHistory:
 
     def newest(self, session_id: str) -> tuple[str, str] | None:
         """(position, event id) of the session's newest event, or None."""
-        entries = self.client.xrevrange(session_stream(session_id), count=1)
+        entries = stream_entries(self.client.xrevrange(session_stream(session_id), count=1))
         if not entries:
             return None
         position, fields = entries[0]
@@ -38,7 +39,7 @@ class SessionHistory:
         start = position or "-"
         first_page = True
         while True:
-            entries = self.client.xrange(stream, min=start, count=PAGE + 1)
+            entries = stream_entries(self.client.xrange(stream, min=start, count=PAGE + 1))
             resume_point_gone = not entries or _text(entries[0][0]) != position
             if first_page and position is not None and resume_point_gone:
                 return None
