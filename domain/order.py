@@ -4,10 +4,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.aggregate import Aggregate
-from domain.commands import OrderLine
+from domain.commands import CancelOrder, Command, OrderLine, PayOrder, ShipOrder
 from domain.errors import IllegalTransition
 from domain.events import OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
-from domain.money import money_text
 
 
 class OrderStatus(StrEnum):
@@ -15,6 +14,21 @@ class OrderStatus(StrEnum):
     PAID = "paid"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+
+
+# The lifecycle, in one table: the statuses in which each command on an existing order is
+# allowed. The aggregate refuses a command outside them; the page renders the table into
+# its markup, so its buttons and its script follow the same rule (web/actions.py).
+ALLOWED_IN: dict[type[Command], frozenset[OrderStatus]] = {
+    PayOrder: frozenset({OrderStatus.PLACED}),
+    ShipOrder: frozenset({OrderStatus.PAID}),
+    CancelOrder: frozenset({OrderStatus.PLACED, OrderStatus.PAID}),
+}
+
+
+def allowed_commands(status: str) -> frozenset[type[Command]]:
+    """The commands an order in `status` takes (none for a status that is not an order's)."""
+    return frozenset(command for command, statuses in ALLOWED_IN.items() if status in statuses)
 
 
 class Order(Aggregate):
@@ -47,7 +61,7 @@ class Order(Aggregate):
             OrderPlaced(
                 order_id=order_id,
                 customer_name=customer_name,
-                lines=tuple(line_as_dict(line) for line in order.lines),
+                lines=tuple(line.as_dict() for line in order.lines),
                 total=order.total,
             )
         )
@@ -59,7 +73,7 @@ class Order(Aggregate):
 
     def pay(self) -> None:
         self._refuse_unless(
-            {OrderStatus.PLACED},
+            PayOrder,
             {
                 OrderStatus.PAID: ("order_already_paid", "this order is already paid"),
                 OrderStatus.SHIPPED: ("order_already_shipped", "this order is already shipped"),
@@ -71,7 +85,7 @@ class Order(Aggregate):
 
     def ship(self) -> None:
         self._refuse_unless(
-            {OrderStatus.PAID},
+            ShipOrder,
             {
                 OrderStatus.PLACED: ("order_not_paid", "an order must be paid before it ships"),
                 OrderStatus.SHIPPED: ("order_already_shipped", "this order is already shipped"),
@@ -83,7 +97,7 @@ class Order(Aggregate):
 
     def cancel(self, reason: str) -> None:
         self._refuse_unless(
-            {OrderStatus.PLACED, OrderStatus.PAID},
+            CancelOrder,
             {
                 OrderStatus.SHIPPED: (
                     "order_already_shipped",
@@ -99,17 +113,12 @@ class Order(Aggregate):
         self.record(OrderCancelled(order_id=self.order_id, reason=reason))
 
     def _refuse_unless(
-        self, allowed: set[OrderStatus], refusals: dict[OrderStatus, tuple[str, str]]
+        self, command: type[Command], refusals: dict[OrderStatus, tuple[str, str]]
     ) -> None:
-        if self.status in allowed:
+        """Go on if ALLOWED_IN lets `command` act in this status, else refuse with the code
+        and message `refusals` gives for it."""
+        if self.status in ALLOWED_IN[command]:
             return
         code, message = refusals[self.status]
         raise IllegalTransition(message, code=code)
 
-
-def line_as_dict(line: OrderLine) -> dict[str, object]:
-    return {
-        "product": line.product,
-        "quantity": line.quantity,
-        "unit_price": money_text(line.unit_price),
-    }

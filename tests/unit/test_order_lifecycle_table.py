@@ -1,0 +1,56 @@
+"""The domain's one lifecycle table (`ALLOWED_IN`): what it says, and that the aggregate
+decides by it, for every status and every command on an existing order."""
+
+from decimal import Decimal
+
+import pytest
+
+from domain.commands import CancelOrder, Command, OrderLine, PayOrder, ShipOrder
+from domain.errors import IllegalTransition
+from domain.order import ALLOWED_IN, Order, OrderStatus, allowed_commands
+
+ORDER_ID = "6f1c2d5e-0000-4000-8000-000000000003"
+
+
+def an_order_in(status: OrderStatus) -> Order:
+    return Order(ORDER_ID, "Ada", (OrderLine("tea", 1, Decimal("2.00")),), status, version=3)
+
+
+def carry_out(order: Order, command: type[Command]) -> None:
+    if command is PayOrder:
+        order.pay()
+    elif command is ShipOrder:
+        order.ship()
+    elif command is CancelOrder:
+        order.cancel("changed my mind")
+    else:
+        raise AssertionError(f"no order method for {command.__name__}")
+
+
+def test_each_status_allows_what_the_lifecycle_says() -> None:
+    assert allowed_commands("placed") == {PayOrder, CancelOrder}
+    assert allowed_commands(OrderStatus.PAID) == {ShipOrder, CancelOrder}
+    assert allowed_commands("shipped") == frozenset()
+    assert allowed_commands("cancelled") == frozenset()
+
+
+def test_a_status_that_is_not_an_orders_allows_nothing() -> None:
+    assert allowed_commands("pending") == frozenset()
+    assert allowed_commands("") == frozenset()
+
+
+@pytest.mark.parametrize("status", list(OrderStatus))
+@pytest.mark.parametrize("command", list(ALLOWED_IN))
+def test_the_order_does_exactly_what_the_table_allows(
+    status: OrderStatus, command: type[Command]
+) -> None:
+    order = an_order_in(status)
+    if command in allowed_commands(status):
+        carry_out(order, command)
+        assert order.version == 4
+        assert [type(recorded.event).__name__ for recorded in order.collect_events()]
+    else:
+        with pytest.raises(IllegalTransition) as refused:
+            carry_out(order, command)
+        assert refused.value.code != IllegalTransition.code  # a specific reason, with a code
+        assert order.status == status and order.collect_events() == []
