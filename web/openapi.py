@@ -1,29 +1,25 @@
 """`GET /openapi.json`: the HTTP API (CONTRACT.md sections 2 and 3) as an OpenAPI 3 document.
 
 Request bodies come from the same marshmallow schemas that validate them
-(web/api/schemas.py), so the document cannot drift from what the server accepts;
-answers are described by the small response schemas below. The document is built
-once per process, on first request.
+(web/api/schemas.py), and the command paths from the same table that routes them
+(web/actions.py), so the document cannot drift from what the server accepts; answers
+are described by the small response schemas below. The document is built once per
+process, on first request.
 """
 
+import functools
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields
 
 from domain.commands import MAX_UNIT_PRICE
+from web.actions import ORDER_ACTIONS, PLACE_ORDER, Action
 from web.api.formats import PRICE_TEXT, text_pattern
 from web.api.queries import MAX_PAGE, MAX_PER_PAGE
-from web.api.schemas import (
-    CancelOrderSchema,
-    CanonicalUUID,
-    EmptySchema,
-    PlaceOrderSchema,
-    Price,
-    TrimmedText,
-)
+from web.api.schemas import CanonicalUUID, Price, TrimmedText
 
 bp = Blueprint("openapi", __name__)
 
@@ -213,9 +209,9 @@ ORDER_ID = {"in": "path", "name": "order_id", "required": True,
             "schema": {"type": "string", "format": "uuid"}}
 
 
-def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str, Any]:
+def _command(action: Action) -> dict[str, Any]:
     operation: dict[str, Any] = {
-        "summary": summary,
+        "summary": action.command.name,
         "parameters": list(KEY_HEADERS),
         "responses": {
             "202": _json("Accepted", "accepted (or replayed, with Idempotent-Replayed)",
@@ -229,11 +225,10 @@ def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str
             "503": UNAVAILABLE,
         },
     }
-    if body is not None:
-        operation["requestBody"] = {
-            "required": body_required,
-            "content": {"application/json": {"schema": body}},
-        }
+    operation["requestBody"] = {
+        "required": action.body_required,
+        "content": {"application/json": {"schema": action.schema_name}},
+    }
     return operation
 
 
@@ -261,10 +256,9 @@ def build_spec() -> dict[str, Any]:
         info={"description": "Commands in (202 Accepted), queries out. See CONTRACT.md."},
     )
     plugin.converter.add_attribute_function(_exact_formats)
+    bodies = {action.schema_name: type(action.schema) for action in _actions()}
     for name, schema in (
-        ("PlaceOrder", PlaceOrderSchema),
-        ("CancelOrder", CancelOrderSchema),
-        ("Empty", EmptySchema),
+        *bodies.items(),
         ("Accepted", AcceptedSchema),
         ("CommandStatus", CommandStatusSchema),
         ("Order", OrderSchema),
@@ -276,14 +270,14 @@ def build_spec() -> dict[str, Any]:
         ("Error", ErrorSchema),
     ):
         spec.components.schema(name, schema=schema)
-    for name in ("PlaceOrder", "CancelOrder", "Empty"):
+    for name in bodies:
         # Unknown fields are rejected (422): say so, so generated bodies respect it.
         spec.components.schemas[name]["additionalProperties"] = False
 
     spec.path(
         path="/api/orders",
         operations={
-            "post": _command("PlaceOrder", "PlaceOrder", body_required=True),
+            "post": _command(PLACE_ORDER),
             "get": {
                 "summary": "the orders of the caller's session, newest first",
                 "parameters": [
@@ -302,16 +296,12 @@ def build_spec() -> dict[str, Any]:
             },
         },
     )
-    for action, summary, body, required in (
-        ("pay", "PayOrder", "Empty", False),
-        ("ship", "ShipOrder", "Empty", False),
-        ("cancel", "CancelOrder", "CancelOrder", True),
-    ):
-        operation = _command(summary, body, body_required=required)
+    for action in ORDER_ACTIONS.values():
+        operation = _command(action)
         operation["parameters"] = [ORDER_ID, *operation["parameters"]]
         # An order this session neither owns nor is placing, exactly as one that does not exist.
         operation["responses"]["404"] = _not_found("order")
-        spec.path(path=f"/api/orders/{{order_id}}/{action}", operations={"post": operation})
+        spec.path(path=f"/api/orders/{{order_id}}/{action.name}", operations={"post": operation})
     spec.path(
         path="/api/commands/{request_id}",
         operations={
@@ -412,9 +402,16 @@ def build_spec() -> dict[str, Any]:
     return _with_outages(spec.to_dict())
 
 
+def _actions() -> tuple[Action, ...]:
+    return (PLACE_ORDER, *ORDER_ACTIONS.values())
+
+
+@functools.cache
+def _served_document() -> dict[str, Any]:
+    """Built on the first request, then shared: it depends on the code alone."""
+    return build_spec()
+
+
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    document = current_app.extensions.get("openapi")
-    if document is None:
-        document = current_app.extensions["openapi"] = build_spec()
-    return jsonify(document)
+    return jsonify(_served_document())

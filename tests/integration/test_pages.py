@@ -153,6 +153,27 @@ def test_only_the_actions_possible_in_the_orders_status_are_offered(
     assert offered(client.get("/").text, order_id) == set()  # finished: nothing to do
 
 
+def test_every_action_form_carries_the_statuses_the_domain_allows_it_in(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The page script shows and hides actions from these attributes alone, on rendered rows
+    and on rows cloned from the template alike, so they must be the domain's table."""
+    order_id = place(client).headers["Location"].rsplit("/", 1)[1]
+    run_last_command(app)
+    expected = {
+        "pay": {"placed"}, "ship": {"paid"}, "cancel": {"placed", "paid"},
+    }
+    for page in (client.get("/").text, client.get(f"/orders/{order_id}").text):
+        for action, statuses in expected.items():
+            form = action_form(page, order_id, action)
+            allowed_in = re.search(r'data-allowed-in="([^"]*)"', form).group(1)
+            assert set(allowed_in.split()) == statuses, (action, form)
+    template = client.get("/").text.split('<template id="order-row-template">', 1)[1]
+    for action, statuses in expected.items():
+        form = re.search(rf'<form [^>]*data-action="{action}"[^>]*>', template).group(0)
+        assert set(re.search(r'data-allowed-in="([^"]*)"', form).group(1).split()) == statuses
+
+
 def test_a_refused_command_is_shown_next_to_its_order(app: Flask, client: FlaskClient) -> None:
     order_id = place(client).headers["Location"].rsplit("/", 1)[1]
     run_last_command(app)

@@ -20,11 +20,11 @@ import time
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app, request
-from flask_sock import Sock
+from flask import Blueprint, request
 from simple_websocket import ConnectionClosed
 
 from orderwire.logs import request_id_var
+from web.extensions import live_hub, services, sock
 from web.live.connection import LiveConnection
 from web.live.delivery_log import log_delivered
 from web.live.handshake import check_handshake
@@ -35,7 +35,6 @@ from web.sessions import existing_session_id
 
 log = logging.getLogger("orderwire.live")
 
-sock = Sock()
 bp = Blueprint("live", __name__)
 
 CLOSE_GOING_AWAY = 1001
@@ -174,15 +173,13 @@ def _prepare_socket(ws: Any) -> None:
 @sock.route("/ws", bp=bp)
 def stream(ws: Any) -> None:
     _prepare_socket(ws)
-    services = current_app.extensions["orderwire"]
-    hub: LiveHub = current_app.extensions["live_hub"]
     session_id = existing_session_id()
     assert session_id is not None  # the handshake check refused sessionless requests
     token = request_id_var.set(None)
     try:
         Stream(
-            ws, hub, SessionHistory(services.redis), session_id,
-            current_app.config["HEARTBEAT_SECONDS"],
+            ws, live_hub.get(), SessionHistory(services.get().redis), session_id,
+            services.settings().heartbeat_seconds,
         ).run(request.args.get("after") or None)
     except ConnectionClosed:
         pass

@@ -8,8 +8,6 @@ import { CHECKS } from "./messages.js";
 const STATUS_BY_EVENT = {
   OrderPlaced: "placed", OrderPaid: "paid", OrderShipped: "shipped", OrderCancelled: "cancelled",
 };
-// The same table as ACTIONS_BY_STATUS in web/pages.py.
-const ACTIONS_BY_STATUS = { placed: ["pay", "cancel"], paid: ["ship", "cancel"] };
 const DOING = { pay: "Paying…", ship: "Shipping…", cancel: "Cancelling…", place: "Placing the order…" };
 const COMMANDS = {
   PlaceOrder: "Placing the order", PayOrder: "Payment", ShipOrder: "Shipping", CancelOrder: "Cancelling",
@@ -33,7 +31,9 @@ export function describe(event) {
   }
 }
 
-const allowed = (status, action) => (ACTIONS_BY_STATUS[status] || []).includes(action);
+// Each action's form lists the statuses that allow it (data-allowed-in, rendered by the
+// server from the domain's lifecycle table): the page keeps no copy of that table.
+const allowedIn = (form, status) => (form?.dataset.allowedIn || "").split(" ").includes(status);
 const elementsOf = (orderId) =>
   [...document.querySelectorAll(`.order[data-order-id="${CSS.escape(orderId)}"]`)];
 
@@ -51,12 +51,12 @@ export function syncActions(order) {
   const status = order.dataset.status;
   const busy = order.dataset.busy === "true";
   order.querySelectorAll(".order-actions .action-form").forEach((form) => {
-    form.hidden = !allowed(status, form.dataset.action);
+    form.hidden = !allowedIn(form, status);
   });
   order.querySelectorAll(".order-actions button, .order-actions .reason").forEach((control) => {
     control.disabled = busy;
   });
-  if (busy || !allowed(status, "cancel")) collapse(order);
+  if (busy || !allowedIn(order.querySelector(".cancel-form"), status)) collapse(order);
 }
 
 function setStatus(order, status) {
