@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Self
 
 from domain.errors import InvalidCommand
-from domain.money import money_text, to_money
+from domain.money import json_ready, to_money
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -69,15 +69,9 @@ def require_unit_price(value: object) -> Decimal:
 
 
 def _plain(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """`dataclasses.asdict`'s dict factory: amounts as money text ("12.50"), so no reader
-    rounds a price through a float, and sequences as lists, as JSON gives them back."""
-    return {key: _plain_value(value) for key, value in pairs}
-
-
-def _plain_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return money_text(value)
-    return list(value) if isinstance(value, tuple) else value
+    """`dataclasses.asdict`'s dict factory: amounts as money text ("12.50"), sequences as
+    lists, as JSON gives them back."""
+    return {key: json_ready(value) for key, value in pairs}
 
 
 def _require_uuid(name: str, value: object) -> str:

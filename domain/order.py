@@ -6,7 +6,7 @@ from enum import StrEnum
 from domain.aggregate import Aggregate
 from domain.commands import CancelOrder, Command, OrderLine, PayOrder, ShipOrder
 from domain.errors import IllegalTransition
-from domain.events import OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
+from domain.events import Event, OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
 
 
 class OrderStatus(StrEnum):
@@ -16,13 +16,20 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# The lifecycle, in one table: the statuses in which each command on an existing order is
-# allowed. The aggregate refuses a command outside them; the page renders the table into
-# its markup, so its buttons and its script follow the same rule (web/actions.py).
+# The lifecycle, in two tables the aggregate decides by and the page renders into its
+# markup (web/actions.py, templates/base.html), so the page script keeps no copy of them.
+# The statuses in which each command on an existing order is allowed:
 ALLOWED_IN: dict[type[Command], frozenset[OrderStatus]] = {
     PayOrder: frozenset({OrderStatus.PLACED}),
     ShipOrder: frozenset({OrderStatus.PAID}),
     CancelOrder: frozenset({OrderStatus.PLACED, OrderStatus.PAID}),
+}
+# The status each order event leaves the order in:
+STATUS_AFTER: dict[type[Event], OrderStatus] = {
+    OrderPlaced: OrderStatus.PLACED,
+    OrderPaid: OrderStatus.PAID,
+    OrderShipped: OrderStatus.SHIPPED,
+    OrderCancelled: OrderStatus.CANCELLED,
 }
 
 
@@ -57,7 +64,7 @@ class Order(Aggregate):
         owner_session: str | None = None,
     ) -> "Order":
         order = cls(order_id, customer_name, lines, owner_session=owner_session)
-        order.record(
+        order._apply(
             OrderPlaced(
                 order_id=order_id,
                 customer_name=customer_name,
@@ -80,8 +87,7 @@ class Order(Aggregate):
                 OrderStatus.CANCELLED: ("order_cancelled", "a cancelled order cannot be paid"),
             },
         )
-        self.status = OrderStatus.PAID
-        self.record(OrderPaid(order_id=self.order_id, total=self.total))
+        self._apply(OrderPaid(order_id=self.order_id, total=self.total))
 
     def ship(self) -> None:
         self._refuse_unless(
@@ -92,8 +98,7 @@ class Order(Aggregate):
                 OrderStatus.CANCELLED: ("order_cancelled", "a cancelled order cannot ship"),
             },
         )
-        self.status = OrderStatus.SHIPPED
-        self.record(OrderShipped(order_id=self.order_id))
+        self._apply(OrderShipped(order_id=self.order_id))
 
     def cancel(self, reason: str) -> None:
         self._refuse_unless(
@@ -109,8 +114,12 @@ class Order(Aggregate):
                 ),
             },
         )
-        self.status = OrderStatus.CANCELLED
-        self.record(OrderCancelled(order_id=self.order_id, reason=reason))
+        self._apply(OrderCancelled(order_id=self.order_id, reason=reason))
+
+    def _apply(self, event: Event) -> None:
+        """Record `event` and move to the status it leaves the order in (STATUS_AFTER)."""
+        self.status = STATUS_AFTER[type(event)]
+        self.record(event)
 
     def _refuse_unless(
         self, command: type[Command], refusals: dict[OrderStatus, tuple[str, str]]

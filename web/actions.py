@@ -30,6 +30,7 @@ class Action:
     # and building one per request (deep copies of every field) cost 3-4% of a POST's CPU.
     schema: Schema
     label: str  # its button on the page
+    doing: str  # what the page shows while it is on its way
 
     @property
     def schema_name(self) -> str:
@@ -48,15 +49,15 @@ class Action:
         return tuple(status.value for status in OrderStatus if status in allowed)
 
 
-PLACE_ORDER = Action("orders", PlaceOrder, PlaceOrderSchema(), "Place order")
+PLACE_ORDER = Action("orders", PlaceOrder, PlaceOrderSchema(), "Place order", "Placing the order…")
 
 # Commands on an existing order, in the order the page shows their buttons.
 ORDER_ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("pay", PayOrder, EmptySchema(), "Pay"),
-        Action("ship", ShipOrder, EmptySchema(), "Ship"),
-        Action("cancel", CancelOrder, CancelOrderSchema(), "Cancel order"),
+        Action("pay", PayOrder, EmptySchema(), "Pay", "Paying…"),
+        Action("ship", ShipOrder, EmptySchema(), "Ship", "Shipping…"),
+        Action("cancel", CancelOrder, CancelOrderSchema(), "Cancel order", "Cancelling…"),
     )
 }
 

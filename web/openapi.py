@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields
 
 from domain.commands import MAX_UNIT_PRICE
+from domain.order import OrderStatus
 from web.actions import ORDER_ACTIONS, PLACE_ORDER, Action
 from web.api.formats import PRICE_TEXT, text_pattern
 from web.api.queries import MAX_PAGE, MAX_PER_PAGE
@@ -24,7 +25,7 @@ from web.api.schemas import CanonicalUUID, Price, TrimmedText
 bp = Blueprint("openapi", __name__)
 
 STATUSES = ["accepted", "running", "succeeded", "rejected", "failed"]
-ORDER_STATUSES = ["placed", "paid", "shipped", "cancelled"]
+ORDER_STATUSES = [status.value for status in OrderStatus]
 REQUEST_ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
 MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$"}
 

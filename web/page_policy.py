@@ -9,7 +9,8 @@ import logging
 
 from flask import Flask, Response, abort, request
 
-from web.actions import ORDER_ACTIONS, action_allowed
+from domain.order import STATUS_AFTER
+from web.actions import ORDER_ACTIONS, PLACE_ORDER, action_allowed
 from web.api import messages
 from web.extensions import services
 from web.live.handshake import allowed_origin
@@ -57,6 +58,12 @@ def heartbeat_seconds() -> int:
     return services.settings().heartbeat_seconds
 
 
+def order_lifecycle() -> dict[str, dict[str, str]]:
+    """What the page script needs of the domain's lifecycle beyond each action's
+    data-allowed-in: the status each order event leaves an order in."""
+    return {"status_after": {event.name: status.value for event, status in STATUS_AFTER.items()}}
+
+
 def init_app(app: Flask) -> None:
     """Call after the rate limit's `init_app`: a foreign form is counted, then refused."""
     app.before_request(same_origin_forms)
@@ -64,5 +71,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(messages.for_the_page, "field_messages")
     app.add_template_global(action_allowed)
     app.add_template_global(ORDER_ACTIONS, "order_action_table")
+    app.add_template_global(PLACE_ORDER, "place_order")
+    app.add_template_global(order_lifecycle)
     app.add_template_global(currency)
     app.add_template_global(heartbeat_seconds)

@@ -4,6 +4,7 @@ escaped. Flask's test client on a real database and Redis; commands are run in-p
 (what a worker would do) with `services.execute`."""
 
 import html
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -172,6 +173,21 @@ def test_every_action_form_carries_the_statuses_the_domain_allows_it_in(
     for action, statuses in expected.items():
         form = re.search(rf'<form [^>]*data-action="{action}"[^>]*>', template).group(0)
         assert set(re.search(r'data-allowed-in="([^"]*)"', form).group(1).split()) == statuses
+
+
+def test_the_page_hands_its_script_the_status_each_order_event_leaves(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/").text
+    island = re.search(r'<script type="application/json" id="order-lifecycle">(.*?)</script>',
+                       page, re.S).group(1)
+    assert json.loads(island) == {"status_after": {
+        "OrderPlaced": "placed", "OrderPaid": "paid",
+        "OrderShipped": "shipped", "OrderCancelled": "cancelled",
+    }}
+    doing = dict(re.findall(r'data-action="(\w+)"[^>]*data-doing="([^"]*)"', page))
+    assert doing == {"pay": "Paying…", "ship": "Shipping…", "cancel": "Cancelling…"}
+    assert 'data-doing="Placing the order…"' in page
 
 
 def test_a_refused_command_is_shown_next_to_its_order(app: Flask, client: FlaskClient) -> None:

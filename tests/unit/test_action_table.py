@@ -41,6 +41,13 @@ def test_an_unknown_action_is_never_allowed() -> None:
     assert not action_allowed("placed", "refund")
 
 
+def test_every_action_says_what_the_page_shows_while_it_is_on_its_way() -> None:
+    assert {action.name: action.doing for action in EVERY_ACTION} == {
+        "orders": "Placing the order…", "pay": "Paying…", "ship": "Shipping…",
+        "cancel": "Cancelling…",
+    }
+
+
 def test_a_body_is_required_exactly_when_the_schema_has_fields() -> None:
     assert PLACE_ORDER.body_required and ORDER_ACTIONS["cancel"].body_required
     assert not ORDER_ACTIONS["pay"].body_required and not ORDER_ACTIONS["ship"].body_required

@@ -1,5 +1,5 @@
-"""The domain's one lifecycle table (`ALLOWED_IN`): what it says, and that the aggregate
-decides by it, for every status and every command on an existing order."""
+"""The domain's lifecycle tables (`ALLOWED_IN`, `STATUS_AFTER`): what they say, and that the
+aggregate decides by them, for every status and every command on an existing order."""
 
 from decimal import Decimal
 
@@ -7,7 +7,7 @@ import pytest
 
 from domain.commands import CancelOrder, Command, OrderLine, PayOrder, ShipOrder
 from domain.errors import IllegalTransition
-from domain.order import ALLOWED_IN, Order, OrderStatus, allowed_commands
+from domain.order import ALLOWED_IN, STATUS_AFTER, Order, OrderStatus, allowed_commands
 
 ORDER_ID = "6f1c2d5e-0000-4000-8000-000000000003"
 
@@ -34,6 +34,19 @@ def test_each_status_allows_what_the_lifecycle_says() -> None:
     assert allowed_commands("cancelled") == frozenset()
 
 
+def test_each_order_event_leaves_the_status_it_is_named_for() -> None:
+    assert {event.name: status.value for event, status in STATUS_AFTER.items()} == {
+        "OrderPlaced": "placed", "OrderPaid": "paid",
+        "OrderShipped": "shipped", "OrderCancelled": "cancelled",
+    }
+
+
+def test_placing_leaves_an_order_placed() -> None:
+    order = Order.place(ORDER_ID, "Ada", (OrderLine("tea", 1, Decimal("2.00")),))
+    [recorded] = order.collect_events()
+    assert order.status == STATUS_AFTER[type(recorded.event)] == OrderStatus.PLACED
+
+
 def test_a_status_that_is_not_an_orders_allows_nothing() -> None:
     assert allowed_commands("pending") == frozenset()
     assert allowed_commands("") == frozenset()
@@ -47,8 +60,9 @@ def test_the_order_does_exactly_what_the_table_allows(
     order = an_order_in(status)
     if command in allowed_commands(status):
         carry_out(order, command)
-        assert order.version == 4
-        assert [type(recorded.event).__name__ for recorded in order.collect_events()]
+        [recorded] = order.collect_events()
+        assert recorded.aggregate_version == order.version == 4
+        assert order.status == STATUS_AFTER[type(recorded.event)]
     else:
         with pytest.raises(IllegalTransition) as refused:
             carry_out(order, command)

@@ -5,10 +5,10 @@ import { errorText, getJson, postCommand } from "./api.js";
 import { el, fillMoney, fillTime, flash, formatMoney, timeElement } from "./dom.js";
 import { CHECKS } from "./messages.js";
 
-const STATUS_BY_EVENT = {
-  OrderPlaced: "placed", OrderPaid: "paid", OrderShipped: "shipped", OrderCancelled: "cancelled",
-};
-const DOING = { pay: "Paying…", ship: "Shipping…", cancel: "Cancelling…", place: "Placing the order…" };
+// The status each order event leaves an order in: the domain's table (domain/order.py
+// STATUS_AFTER), handed over in the page, so the page keeps no copy of the lifecycle.
+const STATUS_AFTER =
+  JSON.parse(document.getElementById("order-lifecycle")?.textContent || "{}").status_after || {};
 const COMMANDS = {
   PlaceOrder: "Placing the order", PayOrder: "Payment", ShipOrder: "Shipping", CancelOrder: "Cancelling",
 };
@@ -93,7 +93,7 @@ function settle(order, requestId) {
 
 export function applyEvent(event) {
   if (event.request_id) finished.add(event.request_id);
-  const status = STATUS_BY_EVENT[event.type];
+  const status = STATUS_AFTER[event.type];
   if (status) applyOrderEvent(event, status);
   else if (event.type === "CommandRejected" || event.type === "CommandFailed") applyVerdict(event);
 }
@@ -145,12 +145,12 @@ async function applyVerdict(event) {
   }
 }
 
-function markSent(order, requestId, action) {
+function markSent(order, requestId, doing) {
   sentHere.set(requestId, order.dataset.orderId);
   if (finished.has(requestId)) return; // its outcome came before the 202
   order.dataset.pending = requestId;
   order.dataset.busy = "true";
-  setMessage(order, DOING[action], "pending");
+  setMessage(order, doing, "pending");
   syncActions(order);
 }
 
@@ -168,14 +168,14 @@ async function runAction(order, form) {
     body = { reason: reason.value };
   }
   order.dataset.busy = "true";
-  setMessage(order, DOING[action], "pending");
+  setMessage(order, form.dataset.doing, "pending");
   syncActions(order);
   const url = `/api/orders/${encodeURIComponent(order.dataset.orderId)}/${action}`;
   const { status, body: answer } = await postCommand(url, body);
   delete order.dataset.busy;
   if (status === 202) {
     if (action === "cancel") { form.querySelector(".reason").value = ""; collapse(order); }
-    markSent(order, answer.request_id, action);
+    markSent(order, answer.request_id, form.dataset.doing);
     if (!order.dataset.pending && order.querySelector(".order-message").dataset.kind === "pending") {
       setMessage(order, "");
     }
@@ -190,7 +190,9 @@ async function runAction(order, form) {
 // A new order this page just sent: shown at once, "pending" until OrderPlaced arrives.
 export function showPlacing(answer, body) {
   const row = ensureRow({ ...body, order_id: answer.order_id, status: "pending", version: 0 });
-  if (row) markSent(row, answer.request_id, "place");
+  // What a row shows while its command is on the way: its form says (data-doing, from
+  // web/actions.py), as each action's form does.
+  if (row) markSent(row, answer.request_id, document.getElementById("order-form")?.dataset.doing);
 }
 
 function collapse(order) {
