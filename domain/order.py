@@ -125,9 +125,13 @@ class Order(Aggregate):
         self, command: type[Command], refusals: dict[OrderStatus, tuple[str, str]]
     ) -> None:
         """Go on if ALLOWED_IN lets `command` act in this status, else refuse with the code
-        and message `refusals` gives for it."""
+        and message `refusals` gives for it; a status it does not name (one added later)
+        still gets a clear refusal, never a KeyError."""
         if self.status in ALLOWED_IN[command]:
             return
-        code, message = refusals[self.status]
+        code, message = refusals.get(
+            self.status,
+            (f"order_{self.status}", f"an order that is {self.status} cannot take {command.name}"),
+        )
         raise IllegalTransition(message, code=code)
 

@@ -68,3 +68,13 @@ def test_the_order_does_exactly_what_the_table_allows(
             carry_out(order, command)
         assert refused.value.code != IllegalTransition.code  # a specific reason, with a code
         assert order.status == status and order.collect_events() == []
+
+
+def test_a_status_a_transition_names_no_refusal_for_is_still_refused_clearly() -> None:
+    """A status added later that an older transition's refusals do not name: refused with a
+    code made from the status, not a KeyError that would fail the command after retries."""
+    order = an_order_in(OrderStatus.SHIPPED)
+    with pytest.raises(IllegalTransition) as refused:
+        order._refuse_unless(ShipOrder, {})
+    assert refused.value.code == "order_shipped"
+    assert refused.value.message == "an order that is shipped cannot take ShipOrder"
