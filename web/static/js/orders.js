@@ -154,34 +154,52 @@ function markSent(order, requestId, doing) {
   syncActions(order);
 }
 
-async function runAction(order, form) {
-  const action = form.dataset.action;
-  let body = {};
-  if (action === "cancel") {
-    const reason = form.querySelector(".reason");
-    const error = form.querySelector(".field-error");
-    const problem = CHECKS.reason(reason.value);
-    error.textContent = problem;
-    if (problem) reason.setAttribute("aria-invalid", "true");
-    else reason.removeAttribute("aria-invalid");
-    if (problem) { reason.focus(); return; }
-    body = { reason: reason.value };
+// An action's fields are its form's visible named inputs (the cancel reason; none for pay
+// and ship): checked by the same rules as the order form, then sent as the JSON body.
+const fieldsOf = (form) => [...form.querySelectorAll("input[name]:not([type=hidden])")];
+const errorFor = (form, input) =>
+  form.querySelector(`.field-error[data-error-for="${CSS.escape(input.name)}"]`);
+
+// The body of an action, or null (with each problem shown, the first focused) if the
+// browser can already tell a field is wrong.
+function actionBody(form) {
+  const body = {};
+  let first = null;
+  for (const input of fieldsOf(form)) {
+    const problem = CHECKS[input.name]?.(input.value) || "";
+    const error = errorFor(form, input);
+    if (error) error.textContent = problem;
+    if (problem) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    first ??= problem ? input : null;
+    body[input.name] = input.value;
   }
+  first?.focus();
+  return first ? null : body;
+}
+
+async function runAction(order, form) {
+  const body = actionBody(form);
+  if (!body) return;
   order.dataset.busy = "true";
   setMessage(order, form.dataset.doing, "pending");
   syncActions(order);
-  const url = `/api/orders/${encodeURIComponent(order.dataset.orderId)}/${action}`;
+  const url = `/api/orders/${encodeURIComponent(order.dataset.orderId)}/${form.dataset.action}`;
   const { status, body: answer } = await postCommand(url, body);
   delete order.dataset.busy;
   if (status === 202) {
-    if (action === "cancel") { form.querySelector(".reason").value = ""; collapse(order); }
+    const fields = fieldsOf(form);
+    if (fields.length) { fields.forEach((input) => { input.value = ""; }); collapse(order); }
     markSent(order, answer.request_id, form.dataset.doing);
     if (!order.dataset.pending && order.querySelector(".order-message").dataset.kind === "pending") {
       setMessage(order, "");
     }
   } else {
-    const reasonProblem = answer.error?.fields?.reason;
-    if (reasonProblem) form.querySelector(".field-error").textContent = reasonProblem.join(" ");
+    for (const input of fieldsOf(form)) {
+      const problems = answer.error?.fields?.[input.name];
+      const error = errorFor(form, input);
+      if (problems && error) error.textContent = problems.join(" ");
+    }
     setMessage(order, errorText(answer), "error");
   }
   syncActions(order);
