@@ -31,6 +31,7 @@ class Action:
     schema: Schema
     label: str  # its button on the page
     doing: str  # what the page shows while it is on its way
+    subject: str  # what the page calls it when it "was refused" or "failed"
 
     @property
     def schema_name(self) -> str:
@@ -49,17 +50,31 @@ class Action:
         return tuple(status.value for status in OrderStatus if status in allowed)
 
 
-PLACE_ORDER = Action("orders", PlaceOrder, PlaceOrderSchema(), "Place order", "Placing the order…")
+PLACE_ORDER = Action(
+    "orders", PlaceOrder, PlaceOrderSchema(), "Place order", "Placing the order…",
+    "Placing the order",
+)
 
 # Commands on an existing order, in the order the page shows their buttons.
 ORDER_ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("pay", PayOrder, EmptySchema(), "Pay", "Paying…"),
-        Action("ship", ShipOrder, EmptySchema(), "Ship", "Shipping…"),
-        Action("cancel", CancelOrder, CancelOrderSchema(), "Cancel order", "Cancelling…"),
+        Action("pay", PayOrder, EmptySchema(), "Pay", "Paying…", "Payment"),
+        Action("ship", ShipOrder, EmptySchema(), "Ship", "Shipping…", "Shipping"),
+        Action(
+            "cancel", CancelOrder, CancelOrderSchema(), "Cancel order", "Cancelling…",
+            "Cancelling",
+        ),
     )
 }
+
+
+def command_subject(command_name: str) -> str:
+    """What the page calls a command in "… was refused": its action's words, else its name."""
+    for action in (PLACE_ORDER, *ORDER_ACTIONS.values()):
+        if action.command.name == command_name:
+            return action.subject
+    return command_name
 
 
 def action_allowed(status: str | None, name: str) -> bool:

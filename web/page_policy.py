@@ -10,7 +10,7 @@ import logging
 from flask import Flask, Response, abort, request
 
 from domain.order import STATUS_AFTER
-from web.actions import ORDER_ACTIONS, PLACE_ORDER, action_allowed
+from web.actions import ORDER_ACTIONS, PLACE_ORDER, action_allowed, command_subject
 from web.api import messages
 from web.extensions import services
 from web.live.handshake import allowed_origin
@@ -59,9 +59,15 @@ def heartbeat_seconds() -> int:
 
 
 def order_lifecycle() -> dict[str, dict[str, str]]:
-    """What the page script needs of the domain's lifecycle beyond each action's
-    data-allowed-in: the status each order event leaves an order in."""
-    return {"status_after": {event.name: status.value for event, status in STATUS_AFTER.items()}}
+    """What the page script needs beyond each action's data attributes: the status each
+    order event leaves an order in (the domain's), and what each command is called when
+    it was refused or failed (the action table's)."""
+    return {
+        "status_after": {event.name: status.value for event, status in STATUS_AFTER.items()},
+        "command_subjects": {
+            action.command.name: action.subject for action in (PLACE_ORDER, *ORDER_ACTIONS.values())
+        },
+    }
 
 
 def init_app(app: Flask) -> None:
@@ -70,6 +76,7 @@ def init_app(app: Flask) -> None:
     app.after_request(page_headers)
     app.add_template_global(messages.for_the_page, "field_messages")
     app.add_template_global(action_allowed)
+    app.add_template_global(command_subject)
     app.add_template_global(ORDER_ACTIONS, "order_action_table")
     app.add_template_global(PLACE_ORDER, "place_order")
     app.add_template_global(order_lifecycle)

@@ -181,10 +181,16 @@ def test_the_page_hands_its_script_the_status_each_order_event_leaves(
     page = client.get("/").text
     island = re.search(r'<script type="application/json" id="order-lifecycle">(.*?)</script>',
                        page, re.S).group(1)
-    assert json.loads(island) == {"status_after": {
-        "OrderPlaced": "placed", "OrderPaid": "paid",
-        "OrderShipped": "shipped", "OrderCancelled": "cancelled",
-    }}
+    assert json.loads(island) == {
+        "status_after": {
+            "OrderPlaced": "placed", "OrderPaid": "paid",
+            "OrderShipped": "shipped", "OrderCancelled": "cancelled",
+        },
+        "command_subjects": {
+            "PlaceOrder": "Placing the order", "PayOrder": "Payment",
+            "ShipOrder": "Shipping", "CancelOrder": "Cancelling",
+        },
+    }
     doing = dict(re.findall(r'data-action="(\w+)"[^>]*data-doing="([^"]*)"', page))
     assert doing == {"pay": "Paying…", "ship": "Shipping…", "cancel": "Cancelling…"}
     assert 'data-doing="Placing the order…"' in page

@@ -5,7 +5,7 @@ import pytest
 
 from domain.commands import COMMAND_TYPES
 from domain.order import ALLOWED_IN, OrderStatus, allowed_commands
-from web.actions import ORDER_ACTIONS, PLACE_ORDER, action_allowed
+from web.actions import ORDER_ACTIONS, PLACE_ORDER, action_allowed, command_subject
 from web.openapi import build_spec
 
 EVERY_ACTION = (PLACE_ORDER, *ORDER_ACTIONS.values())
@@ -46,6 +46,12 @@ def test_every_action_says_what_the_page_shows_while_it_is_on_its_way() -> None:
         "orders": "Placing the order…", "pay": "Paying…", "ship": "Shipping…",
         "cancel": "Cancelling…",
     }
+
+
+def test_a_refused_command_is_called_by_its_actions_words_or_else_by_its_name() -> None:
+    assert command_subject("PayOrder") == "Payment"
+    assert command_subject("PlaceOrder") == "Placing the order"
+    assert command_subject("RefundOrder") == "RefundOrder"
 
 
 def test_a_body_is_required_exactly_when_the_schema_has_fields() -> None:

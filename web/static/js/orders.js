@@ -5,13 +5,12 @@ import { errorText, getJson, postCommand } from "./api.js";
 import { el, fillMoney, fillTime, flash, formatMoney, timeElement } from "./dom.js";
 import { CHECKS } from "./messages.js";
 
-// The status each order event leaves an order in: the domain's table (domain/order.py
-// STATUS_AFTER), handed over in the page, so the page keeps no copy of the lifecycle.
-const STATUS_AFTER =
-  JSON.parse(document.getElementById("order-lifecycle")?.textContent || "{}").status_after || {};
-const COMMANDS = {
-  PlaceOrder: "Placing the order", PayOrder: "Payment", ShipOrder: "Shipping", CancelOrder: "Cancelling",
-};
+// Handed over in the page (web/page_policy.py): the status each order event leaves an order
+// in (the domain's STATUS_AFTER), so the page keeps no copy of the lifecycle, and what each
+// command is called when it was refused or failed (web/actions.py).
+const LIFECYCLE = JSON.parse(document.getElementById("order-lifecycle")?.textContent || "{}");
+const STATUS_AFTER = LIFECYCLE.status_after || {};
+const COMMAND_SUBJECTS = LIFECYCLE.command_subjects || {};
 
 const PER_PAGE = 50; // ORDERS_PER_PAGE in web/pages.py
 const sentHere = new Map(); // request id -> order id, for the commands this page sent
@@ -132,7 +131,7 @@ async function applyVerdict(event) {
       .then((command) => command.order_id).catch(() => null);
   }
   const outcome = event.type === "CommandRejected" ? "was refused" : "failed";
-  const text = `${COMMANDS[d.command] || d.command} ${outcome}: ${d.message}`;
+  const text = `${COMMAND_SUBJECTS[d.command] || d.command} ${outcome}: ${d.message}`;
   const orders = orderId ? elementsOf(orderId) : [];
   for (const order of orders) {
     settle(order, event.request_id);
