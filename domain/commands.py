@@ -125,7 +125,7 @@ class Command:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return cls(**data)  # type: ignore[call-arg]  # every subclass is a dataclass
+        return cls(**data)  # every subclass is a dataclass: its fields are the keywords
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from domain.errors import InvalidCommand
 from orderwire.command_payloads import from_payload, to_payload
 
 ORDER_ID = "6f1c2d5e-0000-4000-8000-000000000004"
-LINES = (OrderLine("tea", 2, Decimal("3.5")), OrderLine("cup", 1, "12"))
+LINES = (OrderLine("tea", 2, Decimal("3.5")), OrderLine("cup", 1, Decimal("12")))
 EVERY_COMMAND = [
     PlaceOrder(ORDER_ID, "Ada", LINES),
     PayOrder(ORDER_ID),
