@@ -9,17 +9,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from domain.money import money_text
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return money_text(value)
-    if isinstance(value, tuple | list):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    return value
+from domain.money import json_ready
 
 
 @dataclass(frozen=True)
@@ -27,7 +17,7 @@ class Event:
     name = "Event"
 
     def data(self) -> dict[str, Any]:
-        return {f.name: _json_ready(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: json_ready(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)

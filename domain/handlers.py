@@ -6,9 +6,10 @@ the pipeline's job, not the handler's.
 """
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from domain.commands import CancelOrder, PayOrder, PlaceOrder, ShipOrder
+from domain.commands import CancelOrder, Command, PayOrder, PlaceOrder, ShipOrder
 from domain.errors import OrderAlreadyExists, OrderNotFound
 from domain.events import RecordedEvent
 from domain.notification import Notification, notification_text
@@ -61,6 +62,15 @@ def cancel_order(command: CancelOrder, uow: UnitOfWork, context: CommandContext)
     order = _load(uow, command.order_id, context)
     order.cancel(command.reason)
     return _outcome(order)
+
+
+# Each command's one handler, beside the functions (orderwire/registry.py reads it from here).
+COMMAND_HANDLERS: dict[type[Command], Callable[..., dict[str, Any]]] = {
+    PlaceOrder: place_order,
+    PayOrder: pay_order,
+    ShipOrder: ship_order,
+    CancelOrder: cancel_order,
+}
 
 
 def create_customer_notification(recorded: RecordedEvent, uow: UnitOfWork) -> None:

@@ -1,6 +1,7 @@
 """Money as `Decimal` with two places, and its one textual form."""
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 CENT = Decimal("0.01")
 
@@ -26,3 +27,15 @@ def at_most_two_places(amount: Decimal) -> bool:
 def money_text(amount: Decimal) -> str:
     """Decimals travel as strings ("12.50") so no client rounds them through a float."""
     return str(amount.quantize(CENT))
+
+
+def json_ready(value: Any) -> Any:
+    """`value` as plain JSON values: amounts as money text, sequences as lists. What events
+    and command payloads carry, so no reader rounds a price through a float."""
+    if isinstance(value, Decimal):
+        return money_text(value)
+    if isinstance(value, tuple | list):
+        return [json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    return value

@@ -4,10 +4,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.aggregate import Aggregate
-from domain.commands import OrderLine
+from domain.commands import CancelOrder, Command, OrderLine, PayOrder, ShipOrder
 from domain.errors import IllegalTransition
-from domain.events import OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
-from domain.money import money_text
+from domain.events import Event, OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
 
 
 class OrderStatus(StrEnum):
@@ -15,6 +14,28 @@ class OrderStatus(StrEnum):
     PAID = "paid"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+
+
+# The lifecycle, in two tables the aggregate decides by and the page renders into its
+# markup (web/actions.py, templates/base.html), so the page script keeps no copy of them.
+# The statuses in which each command on an existing order is allowed:
+ALLOWED_IN: dict[type[Command], frozenset[OrderStatus]] = {
+    PayOrder: frozenset({OrderStatus.PLACED}),
+    ShipOrder: frozenset({OrderStatus.PAID}),
+    CancelOrder: frozenset({OrderStatus.PLACED, OrderStatus.PAID}),
+}
+# The status each order event leaves the order in:
+STATUS_AFTER: dict[type[Event], OrderStatus] = {
+    OrderPlaced: OrderStatus.PLACED,
+    OrderPaid: OrderStatus.PAID,
+    OrderShipped: OrderStatus.SHIPPED,
+    OrderCancelled: OrderStatus.CANCELLED,
+}
+
+
+def allowed_commands(status: str) -> frozenset[type[Command]]:
+    """The commands an order in `status` takes (none for a status that is not an order's)."""
+    return frozenset(command for command, statuses in ALLOWED_IN.items() if status in statuses)
 
 
 class Order(Aggregate):
@@ -43,11 +64,11 @@ class Order(Aggregate):
         owner_session: str | None = None,
     ) -> "Order":
         order = cls(order_id, customer_name, lines, owner_session=owner_session)
-        order.record(
+        order._apply(
             OrderPlaced(
                 order_id=order_id,
                 customer_name=customer_name,
-                lines=tuple(line_as_dict(line) for line in order.lines),
+                lines=tuple(line.as_dict() for line in order.lines),
                 total=order.total,
             )
         )
@@ -59,31 +80,29 @@ class Order(Aggregate):
 
     def pay(self) -> None:
         self._refuse_unless(
-            {OrderStatus.PLACED},
+            PayOrder,
             {
                 OrderStatus.PAID: ("order_already_paid", "this order is already paid"),
                 OrderStatus.SHIPPED: ("order_already_shipped", "this order is already shipped"),
                 OrderStatus.CANCELLED: ("order_cancelled", "a cancelled order cannot be paid"),
             },
         )
-        self.status = OrderStatus.PAID
-        self.record(OrderPaid(order_id=self.order_id, total=self.total))
+        self._apply(OrderPaid(order_id=self.order_id, total=self.total))
 
     def ship(self) -> None:
         self._refuse_unless(
-            {OrderStatus.PAID},
+            ShipOrder,
             {
                 OrderStatus.PLACED: ("order_not_paid", "an order must be paid before it ships"),
                 OrderStatus.SHIPPED: ("order_already_shipped", "this order is already shipped"),
                 OrderStatus.CANCELLED: ("order_cancelled", "a cancelled order cannot ship"),
             },
         )
-        self.status = OrderStatus.SHIPPED
-        self.record(OrderShipped(order_id=self.order_id))
+        self._apply(OrderShipped(order_id=self.order_id))
 
     def cancel(self, reason: str) -> None:
         self._refuse_unless(
-            {OrderStatus.PLACED, OrderStatus.PAID},
+            CancelOrder,
             {
                 OrderStatus.SHIPPED: (
                     "order_already_shipped",
@@ -95,21 +114,24 @@ class Order(Aggregate):
                 ),
             },
         )
-        self.status = OrderStatus.CANCELLED
-        self.record(OrderCancelled(order_id=self.order_id, reason=reason))
+        self._apply(OrderCancelled(order_id=self.order_id, reason=reason))
+
+    def _apply(self, event: Event) -> None:
+        """Record `event` and move to the status it leaves the order in (STATUS_AFTER)."""
+        self.status = STATUS_AFTER[type(event)]
+        self.record(event)
 
     def _refuse_unless(
-        self, allowed: set[OrderStatus], refusals: dict[OrderStatus, tuple[str, str]]
+        self, command: type[Command], refusals: dict[OrderStatus, tuple[str, str]]
     ) -> None:
-        if self.status in allowed:
+        """Go on if ALLOWED_IN lets `command` act in this status, else refuse with the code
+        and message `refusals` gives for it; a status it does not name (one added later)
+        still gets a clear refusal, never a KeyError."""
+        if self.status in ALLOWED_IN[command]:
             return
-        code, message = refusals[self.status]
+        code, message = refusals.get(
+            self.status,
+            (f"order_{self.status}", f"an order that is {self.status} cannot take {command.name}"),
+        )
         raise IllegalTransition(message, code=code)
 
-
-def line_as_dict(line: OrderLine) -> dict[str, object]:
-    return {
-        "product": line.product,
-        "quantity": line.quantity,
-        "unit_price": money_text(line.unit_price),
-    }

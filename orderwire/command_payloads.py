@@ -1,29 +1,16 @@
-"""Commands to and from the JSON payload stored in the command log (task args carry only ids)."""
+"""Commands to and from the JSON payload stored in the command log (task args carry only ids).
+
+The payload is the command's own `as_dict` (`dataclasses.asdict`, amounts as text), and
+`from_dict` rebuilds it, validating on construction as every command does."""
 
 from typing import Any
 
-from domain.commands import COMMAND_TYPES, CancelOrder, Command, OrderLine, PlaceOrder
+from domain.commands import COMMAND_TYPES, Command
 from domain.errors import InvalidCommand
-from domain.money import money_text
 
 
 def to_payload(command: Command) -> dict[str, Any]:
-    if isinstance(command, PlaceOrder):
-        return {
-            "order_id": command.order_id,
-            "customer_name": command.customer_name,
-            "lines": [
-                {
-                    "product": line.product,
-                    "quantity": line.quantity,
-                    "unit_price": money_text(line.unit_price),
-                }
-                for line in command.lines
-            ],
-        }
-    if isinstance(command, CancelOrder):
-        return {"order_id": command.order_id, "reason": command.reason}
-    return {"order_id": command.order_id}
+    return command.as_dict()
 
 
 def from_payload(name: str, payload: dict[str, Any]) -> Command:
@@ -32,12 +19,6 @@ def from_payload(name: str, payload: dict[str, Any]) -> Command:
     if command_type is None:
         raise InvalidCommand(f"unknown command {name!r}", code="unknown_command")
     try:
-        if command_type is PlaceOrder:
-            lines = tuple(
-                OrderLine(line["product"], line["quantity"], line["unit_price"])
-                for line in payload["lines"]
-            )
-            return PlaceOrder(payload["order_id"], payload["customer_name"], lines)
-        return command_type(**payload)
+        return command_type.from_dict(payload)
     except (KeyError, TypeError) as error:
         raise InvalidCommand(f"malformed {name} payload: {error}") from error

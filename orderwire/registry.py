@@ -1,6 +1,8 @@
-"""Who handles what: the one table to read to know what a message sets off.
+"""Who handles what: the one place to read to know what a message sets off.
 
-- A command has exactly one handler; its error is the command's outcome.
+- A command has exactly one handler; its error is the command's outcome. The handlers'
+  table stands beside them, in `domain.handlers.COMMAND_HANDLERS`, so a new command's
+  handler is written in one place.
 - In-transaction subscribers run inside the command's transaction: use them for what
   must be atomic with the command (the customer's notification row).
 - After-commit subscribers run later as their own Celery tasks, each retried on its
@@ -9,31 +11,16 @@
 """
 
 from collections.abc import Callable
-from typing import Any
 
 from domain import events
-from domain.commands import CancelOrder, Command, PayOrder, PlaceOrder, ShipOrder
-from domain.handlers import (
-    cancel_order,
-    create_customer_notification,
-    pay_order,
-    place_order,
-    ship_order,
-)
+from domain.handlers import COMMAND_HANDLERS, create_customer_notification
 from orderwire import subscribers
 
-COMMAND_HANDLERS: dict[type[Command], Callable[..., dict[str, Any]]] = {
-    PlaceOrder: place_order,
-    PayOrder: pay_order,
-    ShipOrder: ship_order,
-    CancelOrder: cancel_order,
-}
+__all__ = ["AFTER_COMMIT_SUBSCRIBERS", "COMMAND_HANDLERS", "IN_TRANSACTION_SUBSCRIBERS"]
 
+# Every order event, whatever it is, becomes the customer's notification.
 IN_TRANSACTION_SUBSCRIBERS: dict[type[events.Event], list[Callable[..., None]]] = {
-    events.OrderPlaced: [create_customer_notification],
-    events.OrderPaid: [create_customer_notification],
-    events.OrderShipped: [create_customer_notification],
-    events.OrderCancelled: [create_customer_notification],
+    event_type: [create_customer_notification] for event_type in events.ORDER_EVENTS
 }
 
 # Keyed by event type name, because these run from the stored envelope, in another process.

@@ -1,139 +1,29 @@
 """`GET /openapi.json`: the HTTP API (CONTRACT.md sections 2 and 3) as an OpenAPI 3 document.
 
 Request bodies come from the same marshmallow schemas that validate them
-(web/api/schemas.py), so the document cannot drift from what the server accepts;
-answers are described by the small response schemas below. The document is built
-once per process, on first request.
+(web/api/schemas.py), and the command paths from the same table that routes them
+(web/actions.py), so the document cannot drift from what the server accepts; answers
+are described by the response schemas of web/api/answers.py, and the reads by the
+table below. The document is built once per process, on first request.
 """
 
+import copy
+import functools
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Response, current_app, jsonify
-from marshmallow import Schema, fields
+from flask import Blueprint, Response, jsonify
+from marshmallow import fields
 
 from domain.commands import MAX_UNIT_PRICE
+from web.actions import ORDER_ACTIONS, PLACE_ORDER, Action
+from web.api.answers import ANSWERS, REQUEST_ID
 from web.api.formats import PRICE_TEXT, text_pattern
 from web.api.queries import MAX_PAGE, MAX_PER_PAGE
-from web.api.schemas import (
-    CancelOrderSchema,
-    CanonicalUUID,
-    EmptySchema,
-    PlaceOrderSchema,
-    Price,
-    TrimmedText,
-)
+from web.api.schemas import CanonicalUUID, Price, TrimmedText
 
 bp = Blueprint("openapi", __name__)
-
-STATUSES = ["accepted", "running", "succeeded", "rejected", "failed"]
-ORDER_STATUSES = ["placed", "paid", "shipped", "cancelled"]
-REQUEST_ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
-MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$"}
-
-
-class FieldErrors(fields.Dict):
-    """`{"lines.0.quantity": ["must be 1 to 1000"]}`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(keys=fields.String(), values=fields.List(fields.String()), **kwargs)
-
-
-class ErrorBodySchema(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    field_errors = FieldErrors(data_key="fields")
-
-
-class ErrorSchema(Schema):
-    error = fields.Nested(ErrorBodySchema, required=True)
-
-
-class AcceptedSchema(Schema):
-    request_id = fields.String(required=True, metadata=REQUEST_ID)
-    command = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": STATUSES})
-    status_url = fields.String(required=True)
-    order_id = fields.UUID(required=True, allow_none=True)
-
-
-class CommandStatusSchema(Schema):
-    request_id = fields.String(required=True, metadata=REQUEST_ID)
-    command = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": STATUSES})
-    attempts = fields.Integer(required=True, metadata={"minimum": 0})
-    result = fields.Dict(required=True, allow_none=True)
-    error = fields.Dict(required=True, allow_none=True)
-    accepted_at = fields.DateTime(required=True)
-    finished_at = fields.DateTime(required=True, allow_none=True)
-    order_id = fields.UUID(allow_none=True)
-
-
-class OrderLineOutSchema(Schema):
-    product = fields.String(required=True)
-    quantity = fields.Integer(required=True)
-    unit_price = fields.String(required=True, metadata=MONEY)
-
-
-class OrderSchema(Schema):
-    order_id = fields.UUID(required=True)
-    customer_name = fields.String(required=True)
-    lines = fields.List(fields.Nested(OrderLineOutSchema), required=True)
-    total = fields.String(required=True, metadata=MONEY)
-    status = fields.String(required=True, metadata={"enum": ORDER_STATUSES})
-    version = fields.Integer(required=True, metadata={"minimum": 1})
-    placed_at = fields.DateTime(required=True)
-
-
-class OrderPageSchema(Schema):
-    orders = fields.List(fields.Nested(OrderSchema), required=True)
-    page = fields.Integer(required=True, metadata={"minimum": 1})
-    per_page = fields.Integer(required=True, metadata={"minimum": 1, "maximum": 100})
-    next_page = fields.Integer(required=True, allow_none=True)
-
-
-class EnvelopeSchema(Schema):
-    id = fields.String(required=True)
-    type = fields.String(required=True)
-    version = fields.Integer(required=True)
-    occurred_at = fields.String(required=True)
-    request_id = fields.String(required=True, allow_none=True)
-    aggregate_id = fields.String(required=True)
-    aggregate_version = fields.Integer(required=True, metadata={"minimum": 1})
-    data = fields.Dict(required=True)
-
-
-class OrderEventsSchema(Schema):
-    events = fields.List(fields.Nested(EnvelopeSchema), required=True)
-
-
-class NotificationSchema(Schema):
-    notification_id = fields.String(required=True)
-    order_id = fields.String(required=True)
-    text = fields.String(required=True)
-    created_at = fields.String(required=True)
-
-
-class NotificationsSchema(Schema):
-    notifications = fields.List(fields.Nested(NotificationSchema), required=True)
-
-
-class HealthSchema(Schema):
-    status = fields.String(required=True)
-
-
-class ConsumingWorkerSchema(Schema):
-    node = fields.String(required=True)
-    seconds_since_consumed = fields.Float(required=True)
-
-
-class ReadinessSchema(Schema):
-    status = fields.String(required=True, metadata={"enum": ["ready", "unavailable"]})
-    down = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    # Information only: workers never make /readyz 503 (docs/operations.md).
-    workers_consuming = fields.List(fields.Nested(ConsumingWorkerSchema), required=True)
-
 
 def _exact_formats(converter: Any, field: fields.Field, ret: dict, **_: Any) -> dict:
     """What marshmallow's own mapping cannot say, stated as the server checks it
@@ -213,9 +103,9 @@ ORDER_ID = {"in": "path", "name": "order_id", "required": True,
             "schema": {"type": "string", "format": "uuid"}}
 
 
-def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str, Any]:
+def _command(action: Action) -> dict[str, Any]:
     operation: dict[str, Any] = {
-        "summary": summary,
+        "summary": action.command.name,
         "parameters": list(KEY_HEADERS),
         "responses": {
             "202": _json("Accepted", "accepted (or replayed, with Idempotent-Replayed)",
@@ -229,11 +119,10 @@ def _command(summary: str, body: str | None, *, body_required: bool) -> dict[str
             "503": UNAVAILABLE,
         },
     }
-    if body is not None:
-        operation["requestBody"] = {
-            "required": body_required,
-            "content": {"application/json": {"schema": body}},
-        }
+    operation["requestBody"] = {
+        "required": action.body_required,
+        "content": {"application/json": {"schema": action.schema_name}},
+    }
     return operation
 
 
@@ -251,6 +140,86 @@ def _with_outages(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _read(summary: str, responses: dict[str, Any], *parameters: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if parameters:
+        operation["parameters"] = list(parameters)
+    return operation
+
+
+def _plain(description: str, media_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {media_type: {"schema": schema}}}
+
+
+# Every GET, by path (the commands' paths come from web/actions.py).
+READS: dict[str, dict[str, Any]] = {
+    "/api/orders": _read(
+        "the orders of the caller's session, newest first",
+        {
+            "200": _json("OrderPage", "one page of orders"),
+            "422": _error("validation_failed: page or per_page out of range"),
+        },
+        {"in": "query", "name": "page",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+        {"in": "query", "name": "per_page",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+    ),
+    "/api/commands/{request_id}": _read(
+        "a command's status",
+        {"200": _json("CommandStatus", "the command"), "404": _not_found("command")},
+        {"in": "path", "name": "request_id", "required": True, "schema": REQUEST_ID},
+    ),
+    "/api/orders/{order_id}": _read(
+        "an order",
+        {"200": _json("Order", "the order"), "404": _not_found("order")},
+        ORDER_ID,
+    ),
+    "/api/orders/{order_id}/events": _read(
+        "an order's events, in version order",
+        {"200": _json("OrderEvents", "the order's timeline"), "404": _not_found("order")},
+        ORDER_ID,
+    ),
+    "/api/notifications": _read(
+        "the caller's session's newest notifications",
+        {"200": _json("Notifications", "notifications, newest first")},
+    ),
+    "/healthz": _read("the process is alive", {"200": _json("Health", "alive")}),
+    "/readyz": _read(
+        "the database and Redis answer",
+        {
+            "200": _json("Readiness", "ready"),
+            "503": _json("Readiness", "a dependency is down (named in `down`)"),
+        },
+    ),
+    "/metrics": _read(
+        "Prometheus metrics",
+        {"200": _plain("Prometheus text exposition format", "text/plain", {"type": "string"})},
+    ),
+    "/openapi.json": _read(
+        "this document",
+        {"200": _plain("OpenAPI 3", "application/json", {"type": "object"})},
+    ),
+}
+
+
+def _order_command(action: Action) -> dict[str, Any]:
+    operation = _command(action)
+    operation["parameters"] = [ORDER_ID, *operation["parameters"]]
+    # An order this session neither owns nor is placing, exactly as one that does not exist.
+    operation["responses"]["404"] = _not_found("order")
+    return operation
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    """Every path's operations: the commands from the action table, then the reads."""
+    paths: dict[str, dict[str, Any]] = {"/api/orders": {"post": _command(PLACE_ORDER)}}
+    for action in ORDER_ACTIONS.values():
+        paths[f"/api/orders/{{order_id}}/{action.name}"] = {"post": _order_command(action)}
+    for path, operation in READS.items():
+        paths.setdefault(path, {})["get"] = copy.deepcopy(operation)
+    return paths
+
+
 def build_spec() -> dict[str, Any]:
     plugin = MarshmallowPlugin()
     spec = APISpec(
@@ -262,160 +231,27 @@ def build_spec() -> dict[str, Any]:
     )
     assert plugin.converter is not None  # made by APISpec(plugins=[plugin]) above
     plugin.converter.add_attribute_function(_exact_formats)
-    for name, schema in (
-        ("PlaceOrder", PlaceOrderSchema),
-        ("CancelOrder", CancelOrderSchema),
-        ("Empty", EmptySchema),
-        ("Accepted", AcceptedSchema),
-        ("CommandStatus", CommandStatusSchema),
-        ("Order", OrderSchema),
-        ("OrderPage", OrderPageSchema),
-        ("OrderEvents", OrderEventsSchema),
-        ("Notifications", NotificationsSchema),
-        ("Health", HealthSchema),
-        ("Readiness", ReadinessSchema),
-        ("Error", ErrorSchema),
-    ):
+    bodies = {action.schema_name: type(action.schema) for action in _actions()}
+    for name, schema in (*bodies.items(), *ANSWERS.items()):
         spec.components.schema(name, schema=schema)
-    for name in ("PlaceOrder", "CancelOrder", "Empty"):
+    for name in bodies:
         # Unknown fields are rejected (422): say so, so generated bodies respect it.
         spec.components.schemas[name]["additionalProperties"] = False
-
-    spec.path(
-        path="/api/orders",
-        operations={
-            "post": _command("PlaceOrder", "PlaceOrder", body_required=True),
-            "get": {
-                "summary": "the orders of the caller's session, newest first",
-                "parameters": [
-                    {"in": "query", "name": "page",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                    {
-                        "in": "query",
-                        "name": "per_page",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
-                    },
-                ],
-                "responses": {
-                    "200": _json("OrderPage", "one page of orders"),
-                    "422": _error("validation_failed: page or per_page out of range"),
-                },
-            },
-        },
-    )
-    for action, summary, body, required in (
-        ("pay", "PayOrder", "Empty", False),
-        ("ship", "ShipOrder", "Empty", False),
-        ("cancel", "CancelOrder", "CancelOrder", True),
-    ):
-        operation = _command(summary, body, body_required=required)
-        operation["parameters"] = [ORDER_ID, *operation["parameters"]]
-        # An order this session neither owns nor is placing, exactly as one that does not exist.
-        operation["responses"]["404"] = _not_found("order")
-        spec.path(path=f"/api/orders/{{order_id}}/{action}", operations={"post": operation})
-    spec.path(
-        path="/api/commands/{request_id}",
-        operations={
-            "get": {
-                "summary": "a command's status",
-                "parameters": [
-                    {"in": "path", "name": "request_id", "required": True,
-                     "schema": REQUEST_ID},
-                ],
-                "responses": {
-                    "200": _json("CommandStatus", "the command"),
-                    "404": _not_found("command"),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/api/orders/{order_id}",
-        operations={
-            "get": {
-                "summary": "an order",
-                "parameters": [ORDER_ID],
-                "responses": {"200": _json("Order", "the order"), "404": _not_found("order")},
-            }
-        },
-    )
-    spec.path(
-        path="/api/orders/{order_id}/events",
-        operations={
-            "get": {
-                "summary": "an order's events, in version order",
-                "parameters": [ORDER_ID],
-                "responses": {
-                    "200": _json("OrderEvents", "the order's timeline"),
-                    "404": _not_found("order"),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/api/notifications",
-        operations={
-            "get": {
-                "summary": "the caller's session's newest notifications",
-                "responses": {"200": _json("Notifications", "notifications, newest first")},
-            }
-        },
-    )
-    spec.path(
-        path="/healthz",
-        operations={
-            "get": {
-                "summary": "the process is alive",
-                "responses": {"200": _json("Health", "alive")},
-            }
-        },
-    )
-    spec.path(
-        path="/readyz",
-        operations={
-            "get": {
-                "summary": "the database and Redis answer",
-                "responses": {
-                    "200": _json("Readiness", "ready"),
-                    "503": _json("Readiness", "a dependency is down (named in `down`)"),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/metrics",
-        operations={
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/openapi.json",
-        operations={
-            "get": {
-                "summary": "this document",
-                "responses": {
-                    "200": {
-                        "description": "OpenAPI 3",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
-    )
+    for path, operations in _paths().items():
+        spec.path(path=path, operations=operations)
     return _with_outages(spec.to_dict())
+
+
+def _actions() -> tuple[Action, ...]:
+    return (PLACE_ORDER, *ORDER_ACTIONS.values())
+
+
+@functools.cache
+def _served_document() -> dict[str, Any]:
+    """Built on the first request, then shared: it depends on the code alone."""
+    return build_spec()
 
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    document = current_app.extensions.get("openapi")
-    if document is None:
-        document = current_app.extensions["openapi"] = build_spec()
-    return jsonify(document)
+    return jsonify(_served_document())

@@ -13,6 +13,7 @@ from orderwire import worker_liveness
 from orderwire.feed.metrics import FeedCollector
 from orderwire.metrics import OrderwireCollector
 from orderwire.migrate import code_head, database_revision
+from web.extensions import live_hub, services
 
 bp = Blueprint("ops", __name__)
 
@@ -32,10 +33,10 @@ def readyz() -> Response:
     Also lists the Celery workers that proved they consume (orderwire/worker_liveness.py),
     for information: a web process is ready to accept commands with no worker at all
     (they wait in the queue), so workers never make this 503."""
-    services = current_app.extensions["orderwire"]
+    orderwire = services.get()
     down: dict[str, str] = {}
     try:
-        with services.engine.connect() as connection:
+        with orderwire.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             revision = database_revision(connection)
         if revision != code_head():
@@ -44,10 +45,10 @@ def readyz() -> Response:
         down["database"] = type(error).__name__
     workers: list[dict[str, object]] = []
     try:
-        services.redis.ping()
+        orderwire.redis.ping()
         workers = [
             {"node": seen.node, "seconds_since_consumed": round(seen.seconds_since_consumed, 1)}
-            for seen in worker_liveness.consuming_workers(services.redis)
+            for seen in worker_liveness.consuming_workers(orderwire.redis)
         ]
     except Exception as error:
         down["redis"] = type(error).__name__
@@ -61,9 +62,9 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text format; every metric is described in orderwire/metrics.py."""
-    services = current_app.extensions["orderwire"]
-    if services.metrics is not None:
-        services.metrics.flush()  # this process's own counts, not a second late
+    recorder = services.get().metrics
+    if recorder is not None:
+        recorder.flush()  # this process's own counts, not a second late
     return Response(generate_latest(_registry(current_app)), mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -72,18 +73,17 @@ def _registry(app: Flask) -> CollectorRegistry:
     # process (as in the tests) never collide. Made on the first scrape.
     registry = app.extensions.get("metrics_registry")
     if registry is None:
-        services = app.extensions["orderwire"]
-        hub = app.extensions.get("live_hub")
+        orderwire, hub = services.get(), live_hub.get()
         registry = CollectorRegistry(auto_describe=False)
         registry.register(
             OrderwireCollector(
-                services.engine,
-                services.redis,
-                queue=services.celery.conf.task_default_queue,
-                websocket_connections=(lambda: hub.connection_count) if hub else (lambda: 0),
+                orderwire.engine,
+                orderwire.redis,
+                queue=orderwire.celery.conf.task_default_queue,
+                websocket_connections=lambda: hub.connection_count,
             )
         )
-        registry.register(FeedCollector(services.redis, services.settings.feed_maxlen))
+        registry.register(FeedCollector(orderwire.redis, orderwire.settings.feed_maxlen))
         ProcessCollector(registry=registry)
         registry = app.extensions.setdefault("metrics_registry", registry)
     return registry

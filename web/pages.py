@@ -6,110 +6,38 @@ import uuid
 from typing import Any
 
 import redis
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from werkzeug.datastructures import MultiDict
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from orderwire.db import read_models
-from web.api import messages
-from web.api.commands import (
-    ORDER_ACTIONS,
-    PLACE_ORDER_SCHEMA,
-    load,
+from web.actions import ORDER_ACTIONS
+from web.api.errors import ApiError
+from web.api.intake import (
+    accept,
+    fingerprint,
+    form_body,
+    form_request_id,
+    lines_from_form,
     order_action_command,
     place_order_command,
 )
-from web.api.errors import ApiError
-from web.api.intake import accept, fingerprint, reader, valid_request_id
 from web.api.queries import parse_order_id
-from web.live.handshake import allowed_origin
+from web.extensions import services
 from web.live.history import SessionHistory
-from web.rate_limit import enforce as enforce_rate_limit
 from web.sessions import session_id
 
 log = logging.getLogger("orderwire.web")
 
 bp = Blueprint("pages", __name__)
-# The forms take commands too: their POSTs count against the same rate limit.
-bp.before_request(enforce_rate_limit)
 
-
-@bp.before_request
-def _same_origin_forms() -> None:
-    """A form POST from a foreign Origin is refused (403) even with a valid CSRF token: the
-    token is the first defence (checked before this), the Origin a second that needs no
-    state. The rule is the websocket's (web/live/handshake.py): the site's own origin or one in
-    ALLOWED_ORIGINS; no Origin at all is a non-browser client, which the token still checks."""
-    if request.method == "POST" and not allowed_origin(request.headers.get("Origin")):
-        log.info("form from a foreign origin refused", extra={"event": "form.foreign_origin"})
-        abort(403)
-
-# What a customer may ask of an order in each status (static/js/orders.js has the same table).
-ACTIONS_BY_STATUS = {"placed": ("pay", "cancel"), "paid": ("ship", "cancel")}
 TIMELINES_ON_INDEX = 20
 ORDERS_PER_PAGE = 50  # static/js/orders.js asks the API for the next pages the same size
-# Pages are rendered on the server and escaped there; nothing inline may run, so an
-# escaping mistake could not become a script either.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-
-
-bp.add_app_template_global(messages.for_the_page, "field_messages")
-
-
-@bp.app_template_global()
-def action_allowed(status: str | None, action: str) -> bool:
-    return action in ACTIONS_BY_STATUS.get(status or "", ())
-
-
-@bp.after_app_request  # error pages and /docs are HTML too
-def _page_headers(response: Response) -> Response:
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
-
-
-def _form_request_id(form: MultiDict[str, str]) -> str:
-    # The form carries a key made when it was rendered: a double click submits once.
-    return valid_request_id(form.get("idempotency_key")) or str(uuid.uuid4())
-
-
-def _lines_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
-    """The filled rows, in order (empty spare rows dropped), so `lines.N` in an error
-    names the N-th row shown again."""
-    lines = []
-    for product, quantity, price in zip(
-        form.getlist("product"), form.getlist("quantity"), form.getlist("unit_price"), strict=False
-    ):
-        if not (product.strip() or quantity.strip() or price.strip()):
-            continue
-        lines.append(
-            {
-                "product": product,
-                "quantity": int(quantity) if quantity.strip().lstrip("-").isdigit() else quantity,
-                "unit_price": price.strip(),
-            }
-        )
-    return lines
 
 
 def _newest_event_id() -> str | None:
     """Where the page's live stream resumes from. Read *before* the database, so every
     event up to it is already in what the page shows (events are published after commit)."""
     try:
-        newest = SessionHistory(current_app.extensions["orderwire"].redis).newest(session_id())
+        newest = SessionHistory(services.get().redis).newest(session_id())
     except redis.RedisError:
         log.warning("no live history for the page", exc_info=True)
         return None
@@ -124,7 +52,7 @@ def _index(
     page: int = 1,
 ) -> tuple[str, int]:
     last_event_id = _newest_event_id()
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         orders, more = read_models.orders_of_session(
             connection, session_id(), page=page, per_page=ORDERS_PER_PAGE
         )
@@ -165,13 +93,13 @@ def index() -> Any:
 @bp.post("/orders")
 def place_order_form() -> Any:
     customer_name = request.form.get("customer_name", "")
-    lines = _lines_from_form(request.form)
+    lines = lines_from_form(request.form)
     body = {"customer_name": customer_name, "lines": lines}
     try:
-        command = place_order_command(load(PLACE_ORDER_SCHEMA, body))
+        command = place_order_command(body)
         record, _ = accept(
             command,
-            request_id=_form_request_id(request.form),
+            request_id=form_request_id(request.form),
             body_fingerprint=fingerprint("POST /orders", body),
             session_id=session_id(),
         )
@@ -187,7 +115,7 @@ def _order_page(order_id: str, status: int = 200, errors: dict[str, list[str]] |
     parsed = parse_order_id(order_id)
     if parsed is None:
         abort(404)
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         order = read_models.order(connection, parsed, session_id())
         timeline = read_models.order_events(connection, parsed) if order else []
         refusal = read_models.refusals(connection, session_id(), [parsed]).get(parsed)
@@ -224,15 +152,16 @@ def order_page(order_id: str) -> Any:
 
 @bp.post("/orders/<order_id>/<action>")
 def order_action_form(order_id: str, action: str) -> Any:
-    if action not in ORDER_ACTIONS:
+    command_action = ORDER_ACTIONS.get(action)
+    if command_action is None:
         return redirect(url_for("pages.order_page", order_id=order_id), 303)
-    body: dict[str, Any] = {"reason": request.form.get("reason", "")} if action == "cancel" else {}
+    body = form_body(command_action, request.form)
     try:
-        command = order_action_command(action, order_id, body)
+        command = order_action_command(command_action, order_id, body)
         order_id = command.order_id
         accept(
             command,
-            request_id=_form_request_id(request.form),
+            request_id=form_request_id(request.form),
             body_fingerprint=fingerprint(f"POST /orders/{order_id}/{action}", body),
             session_id=session_id(),
         )

@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from flask import Flask, current_app, request
@@ -81,26 +82,39 @@ def client_key() -> str:
     return request.remote_addr or "unknown"
 
 
-def enforce() -> None:
-    """A `before_request` hook: raise 429 (the contract's error shape) over the limit."""
-    limiter: RedisRateLimiter | None = current_app.extensions.get("rate_limiter")
-    if limiter is None or request.method != "POST":
-        return
-    retry_after = limiter.hit(client_key())
-    if retry_after is not None:
-        log.info(
-            "rate limited",
-            extra={"event": "rate_limit.refused", "path": request.path, "client": client_key()},
-        )
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many commands: at most {limiter.rate.limit} per {limiter.rate.window} s",
-            headers={"Retry-After": str(retry_after)},
-        )
+class CommandRateLimit:
+    """The Flask extension: every command the app takes (a POST to any of its routes: the
+    JSON API's and the forms') counts against its client's limit; over it, 429 in the
+    contract's error shape with `Retry-After`.
 
+    One app-wide hook rather than one per blueprint, so a new command route is counted
+    without anyone remembering to. It runs after CSRF protection (registered first by
+    `create_app`), as the blueprints' hooks did, so a form refused for its token is not
+    counted. A POST that matches no route (404, 405) is not a command and is not counted."""
 
-def init_rate_limit(app: Flask, client: redis.Redis, rate: tuple[int, int] | None) -> None:
-    """Attach a limiter (None: no limit); `enforce` must be a before_request of each
-    blueprint that takes commands."""
-    app.extensions["rate_limiter"] = RedisRateLimiter(client, RateLimit(*rate)) if rate else None
+    key = "rate_limiter"
+
+    def init_app(self, app: Flask, client: redis.Redis, rate: tuple[int, int] | None) -> None:
+        """No limit when `rate` is None (ORDERWIRE_RATE_LIMIT=off)."""
+        app.extensions[self.key] = RedisRateLimiter(client, RateLimit(*rate)) if rate else None
+        app.before_request(self.enforce)
+
+    def get(self) -> RedisRateLimiter | None:
+        return cast(RedisRateLimiter | None, current_app.extensions.get(self.key))
+
+    def enforce(self) -> None:
+        limiter = self.get()
+        if limiter is None or request.method != "POST" or request.url_rule is None:
+            return
+        retry_after = limiter.hit(client_key())
+        if retry_after is not None:
+            log.info(
+                "rate limited",
+                extra={"event": "rate_limit.refused", "path": request.path, "client": client_key()},
+            )
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many commands: at most {limiter.rate.limit} per {limiter.rate.window} s",
+                headers={"Retry-After": str(retry_after)},
+            )

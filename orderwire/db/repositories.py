@@ -1,12 +1,10 @@
 """Repositories: aggregates in and out of their tables. Each remembers what it has `seen`."""
 
-from decimal import Decimal
-
 from sqlalchemy import Connection, insert, select, update
 
 from domain.commands import OrderLine
 from domain.notification import Notification
-from domain.order import Order, line_as_dict
+from domain.order import Order
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import notifications, orders
 
@@ -35,10 +33,7 @@ class SqlOrderRepository:
         order = Order(
             row["order_id"],
             row["customer_name"],
-            tuple(
-                OrderLine(line["product"], line["quantity"], Decimal(line["unit_price"]))
-                for line in row["lines"]
-            ),
+            tuple(OrderLine.from_dict(line) for line in row["lines"]),
             row["status"],
             row["version"],
             row["owner_session"],
@@ -63,7 +58,7 @@ class SqlOrderRepository:
                     insert(orders).values(
                         order_id=order_id,
                         customer_name=order.customer_name,
-                        lines=[line_as_dict(line) for line in order.lines],
+                        lines=[line.as_dict() for line in order.lines],
                         total=order.total,
                         owner_session=order.owner_session,
                         placed_at=now,

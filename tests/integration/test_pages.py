@@ -4,6 +4,7 @@ escaped. Flask's test client on a real database and Redis; commands are run in-p
 (what a worker would do) with `services.execute`."""
 
 import html
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -151,6 +152,48 @@ def test_only_the_actions_possible_in_the_orders_status_are_offered(
     client.post(f"/orders/{order_id}/ship", data={"csrf_token": token})
     run_last_command(app)
     assert offered(client.get("/").text, order_id) == set()  # finished: nothing to do
+
+
+def test_every_action_form_carries_the_statuses_the_domain_allows_it_in(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The page script shows and hides actions from these attributes alone, on rendered rows
+    and on rows cloned from the template alike, so they must be the domain's table."""
+    order_id = place(client).headers["Location"].rsplit("/", 1)[1]
+    run_last_command(app)
+    expected = {
+        "pay": {"placed"}, "ship": {"paid"}, "cancel": {"placed", "paid"},
+    }
+    for page in (client.get("/").text, client.get(f"/orders/{order_id}").text):
+        for action, statuses in expected.items():
+            form = action_form(page, order_id, action)
+            allowed_in = re.search(r'data-allowed-in="([^"]*)"', form).group(1)
+            assert set(allowed_in.split()) == statuses, (action, form)
+    template = client.get("/").text.split('<template id="order-row-template">', 1)[1]
+    for action, statuses in expected.items():
+        form = re.search(rf'<form [^>]*data-action="{action}"[^>]*>', template).group(0)
+        assert set(re.search(r'data-allowed-in="([^"]*)"', form).group(1).split()) == statuses
+
+
+def test_the_page_hands_its_script_the_status_each_order_event_leaves(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/").text
+    island = re.search(r'<script type="application/json" id="order-lifecycle">(.*?)</script>',
+                       page, re.S).group(1)
+    assert json.loads(island) == {
+        "status_after": {
+            "OrderPlaced": "placed", "OrderPaid": "paid",
+            "OrderShipped": "shipped", "OrderCancelled": "cancelled",
+        },
+        "command_subjects": {
+            "PlaceOrder": "Placing the order", "PayOrder": "Payment",
+            "ShipOrder": "Shipping", "CancelOrder": "Cancelling",
+        },
+    }
+    doing = dict(re.findall(r'data-action="(\w+)"[^>]*data-doing="([^"]*)"', page))
+    assert doing == {"pay": "Paying…", "ship": "Shipping…", "cancel": "Cancelling…"}
+    assert 'data-doing="Placing the order…"' in page
 
 
 def test_a_refused_command_is_shown_next_to_its_order(app: Flask, client: FlaskClient) -> None:

@@ -14,7 +14,8 @@ from flask import Blueprint, Response, jsonify, request
 from orderwire.db import command_log, read_models
 from web.api.errors import ApiError
 from web.api.formats import canonical_uuid
-from web.api.intake import REQUEST_ID_PATTERN, orderwire, reader
+from web.api.intake import REQUEST_ID_PATTERN
+from web.extensions import services
 from web.sessions import existing_session_id, session_id
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
@@ -38,7 +39,7 @@ def command_status(request_id: str) -> Response:
     session = existing_session_id()
     if session is None or not REQUEST_ID_PATTERN.fullmatch(request_id):
         raise _not_found("command")
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         record = command_log.get(connection, command_log.command_id(session, request_id))
     if record is None:
         raise _not_found("command")
@@ -49,12 +50,12 @@ def _with_attempt_under_way(record: dict[str, Any]) -> dict[str, Any]:
     """A worker commits `running` only together with the outcome (one write transaction per
     attempt), so an attempt under way is read from the attempt counter: the command shows
     `running`, with that attempt's number, until the attempt ends or goes stale."""
-    services = orderwire()
-    if record["status"] != command_log.CommandStatus.ACCEPTED or services.attempts is None:
+    orderwire = services.get()
+    if record["status"] != command_log.CommandStatus.ACCEPTED or orderwire.attempts is None:
         return record
     try:
-        attempt = services.attempts.under_way(
-            record["command_id"], time.time() - services.settings.sweep_running_after
+        attempt = orderwire.attempts.under_way(
+            record["command_id"], time.time() - orderwire.settings.sweep_running_after
         )
     except Exception:  # the log's own answer stands
         log.warning("cannot read the attempt counter", exc_info=True)
@@ -70,7 +71,7 @@ def order(order_id: str) -> Response:
     parsed = parse_order_id(order_id)
     if parsed is None:
         raise _not_found("order")
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         found = read_models.order(connection, parsed, existing_session_id())
     if found is None:
         raise _not_found("order")
@@ -82,7 +83,7 @@ def order_events(order_id: str) -> Response:
     parsed = parse_order_id(order_id)
     if parsed is None:
         raise _not_found("order")
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         if read_models.order(connection, parsed, existing_session_id()) is None:
             raise _not_found("order")
         return jsonify({"events": read_models.order_events(connection, parsed)})
@@ -102,7 +103,7 @@ def _positive(name: str, default: int, highest: int) -> int:
 def my_orders() -> Response:
     page = _positive("page", 1, MAX_PAGE)
     per_page = _positive("per_page", 20, MAX_PER_PAGE)
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         items, more = read_models.orders_of_session(
             connection, session_id(), page=page, per_page=per_page
         )
@@ -118,6 +119,6 @@ def my_orders() -> Response:
 
 @bp.get("/notifications")
 def my_notifications() -> Response:
-    with reader().connect() as connection:
+    with services.reader().connect() as connection:
         items = read_models.notifications_of_session(connection, session_id())
     return jsonify({"notifications": items})

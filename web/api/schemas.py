@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from marshmallow.types import ErrorMessages
 
 from domain import commands as rules
-from domain.money import at_most_two_places
+from domain.errors import InvalidCommand
 from web.api import messages
 from web.api.formats import canonical_uuid, price_from_number, price_from_text
 
@@ -66,20 +66,15 @@ class Price(fields.Field):
 
 
 def _what_is_wrong_with(price: Any) -> str:
-    """The page's words for a refused price: out of range if it is otherwise a plain price
-    with at most 2 decimals, else not a price at all."""
+    """The page's words for a refused price: out of range if it is otherwise an amount the
+    domain takes (its one price rule, `domain.commands.require_unit_price`), else not a
+    price at all (that includes an amount not written the way the API takes one)."""
+    if isinstance(price, bool) or not isinstance(price, str | int | float):
+        return messages.PRICE_FORMAT
     try:
-        amount = Decimal(str(price)) if isinstance(price, str | int | float) else None
-    except ArithmeticError:
-        amount = None
-    if (
-        amount is not None
-        and not isinstance(price, bool)
-        and amount.is_finite()
-        and at_most_two_places(amount)
-        and not Decimal(0) < amount <= rules.MAX_UNIT_PRICE
-    ):
-        return messages.PRICE_RANGE
+        rules.require_unit_price(price)
+    except InvalidCommand as error:
+        return messages.PRICE_RANGE if error.code == rules.PRICE_RANGE else messages.PRICE_FORMAT
     return messages.PRICE_FORMAT
 
 

@@ -15,6 +15,7 @@ answers without the extension, which RFC 7692 allows.
 
 from flask import abort, current_app, request
 
+from web.extensions import services
 from web.sessions import existing_session_id
 
 EXTENSIONS_HEADER = "HTTP_SEC_WEBSOCKET_EXTENSIONS"
@@ -26,7 +27,7 @@ def allowed_origin(origin: str | None) -> bool:
     if origin is None:
         return True
     own = request.host_url.rstrip("/")
-    return origin.rstrip("/") in (own, *current_app.config["ALLOWED_ORIGINS"])
+    return origin.rstrip("/") in (own, *services.settings().allowed_origins)
 
 
 def check_handshake() -> None:

@@ -5,15 +5,12 @@ import { errorText, getJson, postCommand } from "./api.js";
 import { el, fillMoney, fillTime, flash, formatMoney, timeElement } from "./dom.js";
 import { CHECKS } from "./messages.js";
 
-const STATUS_BY_EVENT = {
-  OrderPlaced: "placed", OrderPaid: "paid", OrderShipped: "shipped", OrderCancelled: "cancelled",
-};
-// The same table as ACTIONS_BY_STATUS in web/pages.py.
-const ACTIONS_BY_STATUS = { placed: ["pay", "cancel"], paid: ["ship", "cancel"] };
-const DOING = { pay: "Paying…", ship: "Shipping…", cancel: "Cancelling…", place: "Placing the order…" };
-const COMMANDS = {
-  PlaceOrder: "Placing the order", PayOrder: "Payment", ShipOrder: "Shipping", CancelOrder: "Cancelling",
-};
+// Handed over in the page (web/page_policy.py): the status each order event leaves an order
+// in (the domain's STATUS_AFTER), so the page keeps no copy of the lifecycle, and what each
+// command is called when it was refused or failed (web/actions.py).
+const LIFECYCLE = JSON.parse(document.getElementById("order-lifecycle")?.textContent || "{}");
+const STATUS_AFTER = LIFECYCLE.status_after || {};
+const COMMAND_SUBJECTS = LIFECYCLE.command_subjects || {};
 
 const PER_PAGE = 50; // ORDERS_PER_PAGE in web/pages.py
 const sentHere = new Map(); // request id -> order id, for the commands this page sent
@@ -33,7 +30,9 @@ export function describe(event) {
   }
 }
 
-const allowed = (status, action) => (ACTIONS_BY_STATUS[status] || []).includes(action);
+// Each action's form lists the statuses that allow it (data-allowed-in, rendered by the
+// server from the domain's lifecycle table): the page keeps no copy of that table.
+const allowedIn = (form, status) => (form?.dataset.allowedIn || "").split(" ").includes(status);
 const elementsOf = (orderId) =>
   [...document.querySelectorAll(`.order[data-order-id="${CSS.escape(orderId)}"]`)];
 
@@ -51,12 +50,12 @@ export function syncActions(order) {
   const status = order.dataset.status;
   const busy = order.dataset.busy === "true";
   order.querySelectorAll(".order-actions .action-form").forEach((form) => {
-    form.hidden = !allowed(status, form.dataset.action);
+    form.hidden = !allowedIn(form, status);
   });
   order.querySelectorAll(".order-actions button, .order-actions .reason").forEach((control) => {
     control.disabled = busy;
   });
-  if (busy || !allowed(status, "cancel")) collapse(order);
+  if (busy || !allowedIn(order.querySelector(".cancel-form"), status)) collapse(order);
 }
 
 function setStatus(order, status) {
@@ -93,7 +92,7 @@ function settle(order, requestId) {
 
 export function applyEvent(event) {
   if (event.request_id) finished.add(event.request_id);
-  const status = STATUS_BY_EVENT[event.type];
+  const status = STATUS_AFTER[event.type];
   if (status) applyOrderEvent(event, status);
   else if (event.type === "CommandRejected" || event.type === "CommandFailed") applyVerdict(event);
 }
@@ -132,7 +131,7 @@ async function applyVerdict(event) {
       .then((command) => command.order_id).catch(() => null);
   }
   const outcome = event.type === "CommandRejected" ? "was refused" : "failed";
-  const text = `${COMMANDS[d.command] || d.command} ${outcome}: ${d.message}`;
+  const text = `${COMMAND_SUBJECTS[d.command] || d.command} ${outcome}: ${d.message}`;
   const orders = orderId ? elementsOf(orderId) : [];
   for (const order of orders) {
     settle(order, event.request_id);
@@ -145,43 +144,61 @@ async function applyVerdict(event) {
   }
 }
 
-function markSent(order, requestId, action) {
+function markSent(order, requestId, doing) {
   sentHere.set(requestId, order.dataset.orderId);
   if (finished.has(requestId)) return; // its outcome came before the 202
   order.dataset.pending = requestId;
   order.dataset.busy = "true";
-  setMessage(order, DOING[action], "pending");
+  setMessage(order, doing, "pending");
   syncActions(order);
 }
 
-async function runAction(order, form) {
-  const action = form.dataset.action;
-  let body = {};
-  if (action === "cancel") {
-    const reason = form.querySelector(".reason");
-    const error = form.querySelector(".field-error");
-    const problem = CHECKS.reason(reason.value);
-    error.textContent = problem;
-    if (problem) reason.setAttribute("aria-invalid", "true");
-    else reason.removeAttribute("aria-invalid");
-    if (problem) { reason.focus(); return; }
-    body = { reason: reason.value };
+// An action's fields are its form's visible named inputs (the cancel reason; none for pay
+// and ship): checked by the same rules as the order form, then sent as the JSON body.
+const fieldsOf = (form) => [...form.querySelectorAll("input[name]:not([type=hidden])")];
+const errorFor = (form, input) =>
+  form.querySelector(`.field-error[data-error-for="${CSS.escape(input.name)}"]`);
+
+// The body of an action, or null (with each problem shown, the first focused) if the
+// browser can already tell a field is wrong.
+function actionBody(form) {
+  const body = {};
+  let first = null;
+  for (const input of fieldsOf(form)) {
+    const problem = CHECKS[input.name]?.(input.value) || "";
+    const error = errorFor(form, input);
+    if (error) error.textContent = problem;
+    if (problem) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    first ??= problem ? input : null;
+    body[input.name] = input.value;
   }
+  first?.focus();
+  return first ? null : body;
+}
+
+async function runAction(order, form) {
+  const body = actionBody(form);
+  if (!body) return;
   order.dataset.busy = "true";
-  setMessage(order, DOING[action], "pending");
+  setMessage(order, form.dataset.doing, "pending");
   syncActions(order);
-  const url = `/api/orders/${encodeURIComponent(order.dataset.orderId)}/${action}`;
+  const url = `/api/orders/${encodeURIComponent(order.dataset.orderId)}/${form.dataset.action}`;
   const { status, body: answer } = await postCommand(url, body);
   delete order.dataset.busy;
   if (status === 202) {
-    if (action === "cancel") { form.querySelector(".reason").value = ""; collapse(order); }
-    markSent(order, answer.request_id, action);
+    const fields = fieldsOf(form);
+    if (fields.length) { fields.forEach((input) => { input.value = ""; }); collapse(order); }
+    markSent(order, answer.request_id, form.dataset.doing);
     if (!order.dataset.pending && order.querySelector(".order-message").dataset.kind === "pending") {
       setMessage(order, "");
     }
   } else {
-    const reasonProblem = answer.error?.fields?.reason;
-    if (reasonProblem) form.querySelector(".field-error").textContent = reasonProblem.join(" ");
+    for (const input of fieldsOf(form)) {
+      const problems = answer.error?.fields?.[input.name];
+      const error = errorFor(form, input);
+      if (problems && error) error.textContent = problems.join(" ");
+    }
     setMessage(order, errorText(answer), "error");
   }
   syncActions(order);
@@ -190,7 +207,9 @@ async function runAction(order, form) {
 // A new order this page just sent: shown at once, "pending" until OrderPlaced arrives.
 export function showPlacing(answer, body) {
   const row = ensureRow({ ...body, order_id: answer.order_id, status: "pending", version: 0 });
-  if (row) markSent(row, answer.request_id, "place");
+  // What a row shows while its command is on the way: its form says (data-doing, from
+  // web/actions.py), as each action's form does.
+  if (row) markSent(row, answer.request_id, document.getElementById("order-form")?.dataset.doing);
 }
 
 function collapse(order) {
