@@ -133,9 +133,11 @@ class SubscriberDelivery:
             except PositionMoved:
                 return applied
             except Exception as error:
-                self._failed(subscription, event, at, position.failures_on(event.event_id) + 1,
-                             error, now)
-                return applied
+                failures = position.failures_on(event.event_id) + 1
+                if not self._failed(subscription, event, at, failures, error, now):
+                    return applied
+                at = event.seq  # parked: the subscriber goes on with the next event
+                continue
             at, applied = event.seq, applied + 1
         if settled and settled[-1].seq > at:
             with self.engine.connect() as connection, connection.begin():
@@ -173,19 +175,22 @@ class SubscriberDelivery:
         failures: int,
         error: Exception,
         now: datetime,
-    ) -> None:
+    ) -> bool:
+        """Record the failure; True if the event was parked and the position moved past it."""
         details = {"event_id": event.event_id, "subscriber": subscription.name,
                    "failures": failures}
         if failures >= self.max_attempts:
             with self.engine.connect() as connection, connection.begin():
-                if store.advance(connection, subscription.name, from_=at, to=event.seq):
+                parked = store.advance(connection, subscription.name, from_=at, to=event.seq)
+                if parked:
                     store.park(connection, subscription.name, event, attempts=failures,
                                error=error_text(error))
-            log.error(
-                "subscriber %s failed %d times on %s: parked", subscription.name, failures,
-                event.event_id, exc_info=error, extra={"event": "delivery.parked", **details},
-            )
-            return
+            if parked:
+                log.error(
+                    "subscriber %s failed %d times on %s: parked", subscription.name, failures,
+                    event.event_id, exc_info=error, extra={"event": "delivery.parked", **details},
+                )
+            return parked
         delay = self.backoff.delay(failures)
         with self.engine.connect() as connection, connection.begin():
             store.record_failure(
@@ -197,6 +202,7 @@ class SubscriberDelivery:
             "subscriber %s failed on %s; retrying in %g s", subscription.name, event.event_id,
             delay, exc_info=error, extra={"event": "delivery.failed", **details},
         )
+        return False
 
 
 def _waiting(position: Position, now: datetime) -> bool:
