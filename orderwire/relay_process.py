@@ -95,6 +95,13 @@ def _redis_check(services: Orderwire) -> Callable[[], None]:
 
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
+
+    def request_stop(*_: object) -> None:
+        # Not stop.set() right here: the handler runs in the main thread, possibly while that
+        # thread holds the Event's own (non-reentrant) lock inside stop.wait(), and set()
+        # would then wait for it forever. A relay once ignored SIGTERM that way in a test.
+        threading.Thread(target=stop.set, name="stop-relay", daemon=True).start()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, request_stop)
     return stop

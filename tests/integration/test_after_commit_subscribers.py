@@ -10,14 +10,23 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select
 
 from orderwire import subscribers
 from orderwire.db.engine import is_postgres, utcnow
-from orderwire.db.tables import events, parked_deliveries, sales_ledger, subscriber_positions
+from orderwire.db.tables import events, subscriber_positions
 from orderwire.outbox.deliveries.delivery import Backoff, SubscriberDelivery
 from orderwire.outbox.deliveries.redrive import find_parked, redrive
 from orderwire.outbox.deliveries.subscriptions import Subscription, subscriptions_from
+from tests.integration.delivery_helpers import (
+    FlakyUpstream,
+    booked_since,
+    caught_up,
+    ledger,
+    paid_order,
+    position_of,
+    seq_of,
+)
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
 from tests.recorded_commands import command_row, place_order_payload, record_command
 from tests.waiting import wait_for
@@ -27,64 +36,10 @@ pytestmark = pytest.mark.integration
 NO_WAIT = Backoff(first=0, cap=0)
 
 
-class FlakyUpstream(Exception):
-    pass
-
-
 @pytest.fixture
 def services(engine: Engine, database_url: str):  # type: ignore[no-untyped-def]
     # Delivery needs only the database; Redis being down changes nothing here.
     return orderwire_on(engine, database_url, closed_redis_url())
-
-
-def paid_order(services) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
-    """(order id, the PayOrder's command id, the OrderPaid event id) of a freshly paid order."""
-    order_id = str(uuid.uuid4())
-    place = record_command(services.engine, "PlaceOrder", place_order_payload(order_id))
-    assert services.execute(place).status == "succeeded"
-    pay = record_command(services.engine, "PayOrder", {"order_id": order_id})
-    outcome = services.execute(pay)
-    assert outcome.status == "succeeded"
-    return order_id, pay, outcome.event_ids[0]
-
-
-def ledger(engine: Engine) -> tuple[int, Decimal]:
-    """(orders paid, revenue) over all days: tests compare it before and after, because on
-    PostgreSQL the tests of one session share a schema."""
-    with engine.connect() as connection:
-        rows = connection.execute(select(sales_ledger.c.orders_paid, sales_ledger.c.revenue)).all()
-    return sum(orders for orders, _ in rows), sum((Decimal(r) for _, r in rows), Decimal("0"))
-
-
-def booked_since(engine: Engine, before: tuple[int, Decimal]) -> tuple[int, Decimal]:
-    orders, revenue = ledger(engine)
-    return orders - before[0], revenue - before[1]
-
-
-def newest_seq(engine: Engine) -> int:
-    """The last seq handed out, rolled back or not (PostgreSQL's sequence may be ahead of
-    every row): a subscriber placed there meets no gap left by an earlier test."""
-    with engine.connect() as connection:
-        if is_postgres(engine):
-            return connection.execute(
-                text("SELECT COALESCE(last_value, 0) FROM pg_sequences "
-                     "WHERE sequencename = 'events_seq_seq' AND schemaname = current_schema()")
-            ).scalar_one()
-        return connection.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
-
-
-def caught_up(engine: Engine, *subscriptions: Subscription) -> None:
-    """Place the subscribers after every event so far (replacing whatever an earlier test of
-    the session left under the same name)."""
-    at = newest_seq(engine)
-    with engine.begin() as connection:
-        for subscription in subscriptions:
-            connection.execute(delete(parked_deliveries).where(
-                parked_deliveries.c.subscriber == subscription.name))
-            connection.execute(delete(subscriber_positions).where(
-                subscriber_positions.c.subscriber == subscription.name))
-            connection.execute(insert(subscriber_positions).values(
-                subscriber=subscription.name, position=at, failures=0, updated_at=utcnow()))
 
 
 def subscription(name: str, handle: Any, *types: str) -> Subscription:
@@ -99,21 +54,6 @@ def a_delivery(engine: Engine, *subs: Subscription, **options: Any) -> Subscribe
     caught_up(engine, *subs)
     options.setdefault("backoff", NO_WAIT)
     return SubscriberDelivery(engine, subs, **options)
-
-
-def position_of(engine: Engine, name: str) -> dict[str, Any]:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(subscriber_positions).where(subscriber_positions.c.subscriber == name)
-        ).one()
-    return row._asdict()
-
-
-def seq_of(engine: Engine, event_id: str) -> int:
-    with engine.connect() as connection:
-        return connection.execute(
-            select(events.c.seq).where(events.c.event_id == event_id)
-        ).scalar_one()
 
 
 def test_a_batch_of_paid_orders_is_booked_in_one_round_and_only_once(
