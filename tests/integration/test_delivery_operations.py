@@ -86,7 +86,7 @@ def test_an_operator_sees_a_parked_payment_and_redrives_it_once(
     before = ledger(engine)
     event_id = park_a_payment(services)
 
-    parked = orderwire(database_url, "parked")
+    parked = orderwire(database_url, "parked", "--subscriber", LEDGER)
     assert parked.returncode == 0, parked.stderr
     [line] = [json.loads(line) for line in parked.stdout.splitlines()]
     assert (line["subscriber"], line["event_id"], line["type"]) == (LEDGER, event_id, "OrderPaid")
@@ -101,7 +101,7 @@ def test_an_operator_sees_a_parked_payment_and_redrives_it_once(
     assert redriven.returncode == 0, redriven.stderr
     assert json.loads(redriven.stdout)["outcome"] == "handled"
     assert booked_since(engine, before) == (1, Decimal("2.50"))
-    assert orderwire(database_url, "parked").stdout == ""
+    assert orderwire(database_url, "parked", "--subscriber", LEDGER).stdout == ""
     assert gauges(services)[("orderwire_subscriber_parked", LEDGER)] == 0
 
     again = orderwire(database_url, "redrive", event_id)
@@ -133,7 +133,8 @@ def test_an_unknown_subscriber_is_refused_and_changes_nothing(
 
     assert answer.returncode == 2
     assert "no subscriber named 'nope'" in answer.stderr and LEDGER in answer.stderr
-    assert json.loads(orderwire(database_url, "parked").stdout)["event_id"] == event_id
+    parked = orderwire(database_url, "parked", "--subscriber", LEDGER).stdout
+    assert json.loads(parked)["event_id"] == event_id
 
 
 def test_lag_shows_what_a_subscriber_has_not_reached(services, engine: Engine) -> None:
