@@ -3,11 +3,10 @@
 `PYTHONPATH=$PWD .venv/bin/python bench/pay_cost.py --orders 150` starts the whole
 system (tests/harness.py: gunicorn, one Celery worker, the relay, a private Redis,
 SQLite), places the orders, then pays them all and waits until the sales ledger has
-booked every payment. It counts the tasks the
-worker received during the paying phase (its "Task … received" lines, by name) and the CPU
-that web, worker (with its pool) and relay used in it. It only uses the HTTP API and the
-`sales_ledger` table, so it measures older code too: run this file with `PYTHONPATH`
-pointing at a `git archive` of it.
+booked every payment. It counts the tasks the worker received during the paying phase
+(its "Task … received" lines, by name) and the CPU that web, worker (with its pool) and
+relay used in it. It only uses the HTTP API and the `sales_ledger` table, so it measures
+older code too: run this file with `PYTHONPATH` pointing at a `git archive` of it.
 """
 
 import argparse
