@@ -99,7 +99,8 @@ def _stop_on_signals() -> threading.Event:
     def request_stop(*_: object) -> None:
         # Not stop.set() right here: the handler runs in the main thread, possibly while that
         # thread holds the Event's own (non-reentrant) lock inside stop.wait(), and set()
-        # would then wait for it forever. A relay once ignored SIGTERM that way in a test.
+        # would then wait for it forever: a relay in a test ignored SIGTERM that way (gdb:
+        # the signal handler, in Event.set, waiting on that lock with no timeout).
         threading.Thread(target=stop.set, name="stop-relay", daemon=True).start()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
