@@ -10,19 +10,22 @@
 4. No websocket missed an event of its session (after dropping duplicates by id),
    except events that a `resync` told it to reload.
 5. Redis restarting restarted no process: web, worker, relay keep their PIDs.
+6. The after-commit subscribers applied every event once: the sales ledger holds exactly
+   the paid orders that were not cancelled, per day, and nothing is parked.
 """
 
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from chaos.observers import EventTap, LiveListener
 from chaos.traffic import Answer, Sent
-from orderwire.db.tables import commands, events, orders
+from orderwire.db.tables import commands, events, orders, parked_deliveries, sales_ledger
 
 ORDER_EVENT = {"PlaceOrder": "OrderPlaced", "PayOrder": "OrderPaid",
                "ShipOrder": "OrderShipped", "CancelOrder": "OrderCancelled"}
@@ -48,6 +51,9 @@ def load(engine: Engine) -> dict[str, Any]:
             "orders": [dict(r) for r in connection.execute(select(orders)).mappings()],
             "events": [dict(r) for r in connection.execute(
                 select(events).order_by(events.c.seq)).mappings()],
+            "ledger": [dict(r) for r in connection.execute(select(sales_ledger)).mappings()],
+            "parked": connection.execute(
+                select(func.count()).select_from(parked_deliveries)).scalar_one(),
         }
 
 
@@ -208,3 +214,29 @@ def no_websocket_missed(db: dict[str, Any], listeners: dict[str, LiveListener]) 
     if missed:
         detail += f"; missed: {missed[:3]}"
     return Check("no websocket missed an event", not missed, detail)
+
+
+def sales_ledger_booked_once(db: dict[str, Any]) -> Check:
+    """What the after-commit subscribers should have made of the events: each paid order
+    booked once on its payment's day, taken out again if it was cancelled."""
+    envelopes = [json.loads(e["envelope"]) for e in db["events"]
+                 if e["type"] in ("OrderPaid", "OrderCancelled")]
+    cancelled = {e["aggregate_id"] for e in envelopes if e["type"] == "OrderCancelled"}
+    expected: dict[str, list] = defaultdict(lambda: [0, Decimal("0")])
+    for envelope in envelopes:
+        if envelope["type"] == "OrderPaid" and envelope["aggregate_id"] not in cancelled:
+            day = expected[envelope["occurred_at"][:10]]
+            day[0] += 1
+            day[1] += Decimal(envelope["data"]["total"])
+    booked = {row["day"]: [row["orders_paid"], Decimal(row["revenue"])] for row in db["ledger"]
+              if row["orders_paid"] or Decimal(row["revenue"])}
+    want = {day: totals for day, totals in expected.items() if totals[0] or totals[1]}
+    paid = sum(1 for e in envelopes if e["type"] == "OrderPaid")
+    detail = (f"{paid} payments, {len(cancelled)} cancellations: "
+              f"{sum(t[0] for t in want.values())} orders, "
+              f"{sum((t[1] for t in want.values()), Decimal('0'))} expected in the ledger, "
+              f"{sum(t[0] for t in booked.values())} orders, "
+              f"{sum((t[1] for t in booked.values()), Decimal('0'))} booked; "
+              f"{db['parked']} deliveries parked")
+    return Check("the sales ledger booked every payment once", booked == want and not db["parked"],
+                 detail)

@@ -23,10 +23,11 @@ from orderwire.config import Settings
 from orderwire.db.engine import make_engine
 from orderwire.db.retention import Retention
 from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
-from orderwire.delivery_sweeper import DeliverySweeper
 from orderwire.metrics import MetricsRecorder
+from orderwire.outbox.deliveries.delivery import SubscriberDelivery
+from orderwire.outbox.deliveries.subscriptions import Subscription, subscriptions_from
 from orderwire.outbox.publisher import RedisEventPublisher
-from orderwire.outbox.relay import OutboxRelay, PublishAndFanOut
+from orderwire.outbox.relay import OutboxRelay, PublishAndCount
 from orderwire.pipeline import Step, compose
 from orderwire.pipeline.attempts import CountAttempt, CountInLogWithoutCounter
 from orderwire.pipeline.execution import Execution, Outcome
@@ -54,8 +55,9 @@ class Orderwire:
     sweeper: CommandSweeper
     pipeline: Step
     after_commit_subscribers: dict[str, list[Any]] = field(default_factory=dict)
+    subscriptions: list[Subscription] = field(default_factory=list)  # the same, per subscriber
     metrics: MetricsRecorder | None = None  # counts and latencies for GET /metrics
-    delivery_sweeper: DeliverySweeper | None = None  # re-sends lost after-commit deliveries
+    deliveries: SubscriberDelivery | None = None  # the relay's after-commit delivery job
     attempts: RedisAttemptCounter | None = None  # each command's attempts while it runs
     retention: Retention | None = None  # prunes published events and finished commands
 
@@ -93,9 +95,8 @@ def bootstrap(
     )
     metrics = MetricsRecorder(redis_client)
 
-    publish = PublishAndFanOut(
-        publisher, subscribers_by_type, queue.enqueue_subscriber, also=metrics.count_published
-    )
+    publish = PublishAndCount(publisher, also=metrics.count_published)
+    subscriptions = subscriptions_from(subscribers_by_type)
     relay = OutboxRelay(engine, publish, published_ids=publisher)
     unit_of_work = partial(SqlAlchemyUnitOfWork, engine)
     verdicts = Verdicts(unit_of_work, relay.publish_own)
@@ -149,10 +150,21 @@ def bootstrap(
         queue=queue,
         relay=relay,
         sweeper=sweeper,
-        delivery_sweeper=DeliverySweeper(engine, queue.enqueue_subscriber, subscribers_by_type),
+        deliveries=SubscriberDelivery(
+            engine,
+            subscriptions,
+            max_attempts=settings.delivery_max_attempts,
+            # Longer than a command's transaction can stay open (settled.py).
+            gap_settle=timedelta(seconds=settings.task_time_limit + 30),
+        ),
         pipeline=pipeline,
         after_commit_subscribers=subscribers_by_type,
+        subscriptions=subscriptions,
         metrics=metrics,
         attempts=attempts,
-        retention=Retention(engine, keep=timedelta(days=settings.retention_days)),
+        retention=Retention(
+            engine,
+            keep=timedelta(days=settings.retention_days),
+            subscribers=[subscription.name for subscription in subscriptions],
+        ),
     )

@@ -1,5 +1,5 @@
-"""The `orderwire` command: run, dev, migrate, relay, flower, tail, feed, worker-alive,
-check-config."""
+"""The `orderwire` command: run, dev, migrate, relay, flower, tail, feed, deliveries,
+worker-alive, check-config."""
 
 import argparse
 import contextlib
@@ -13,6 +13,7 @@ from orderwire.feed.commands import (
     add_tail_group_options,
     group_options_without_group,
 )
+from orderwire.outbox.deliveries.commands import add_deliveries_parser
 
 
 def _find_private_redis() -> None:
@@ -162,13 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="migrate DATABASE_URL (default: to head)")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=cmd_migrate)
-    sub.add_parser("relay", help="publish the outbox and sweep stale commands").set_defaults(
-        func=cmd_relay
-    )
+    sub.add_parser(
+        "relay", help="publish the outbox, deliver to after-commit subscribers, sweep commands"
+    ).set_defaults(func=cmd_relay)
     sub.add_parser("flower", help="Flower, always behind FLOWER_BASIC_AUTH").set_defaults(
         func=cmd_flower
     )
     add_feed_parser(sub, _settings)
+    add_deliveries_parser(sub, _settings)
     tail = sub.add_parser("tail", help="print every event (PSUBSCRIBE orderwire.events.*)")
     tail.add_argument("--limit", type=int, default=None)
     add_tail_group_options(tail)

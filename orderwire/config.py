@@ -246,6 +246,8 @@ class Settings:
     lease_renew_seconds: int = 5
     # The relay deletes published events and finished commands older than this (days).
     retention_days: int = 7
+    # Attempts an after-commit subscriber gets at one event before it is parked.
+    delivery_max_attempts: int = 10
 
     @property
     def production(self) -> bool:
@@ -301,4 +303,5 @@ class Settings:
             redis_sentinel_password=env.get("REDIS_SENTINEL_PASSWORD") or None,
             lease_renew_seconds=lease,
             retention_days=_integer(env, "ORDERWIRE_RETENTION_DAYS", 7, 1, 3650),
+            delivery_max_attempts=_integer(env, "ORDERWIRE_DELIVERY_MAX_ATTEMPTS", 10, 1, 1000),
         )

@@ -12,7 +12,8 @@ Points: `transaction.before_commit` (a command's effect is written, not committe
 `relay.after_publish` (events are on Redis, not yet marked published),
 `handler.start` (a command's transaction is open, the handler not yet run),
 `subscriber.before` (an after-commit subscriber is about to run on one event; its
-(event, subscriber) row is written, not committed).
+position is moved onto that event, not committed), `subscriber.after` (the subscriber's
+effect is written too, not committed).
 """
 
 import logging

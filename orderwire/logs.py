@@ -16,7 +16,6 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 COMMAND_TASK_PREFIX = "orderwire."
-SUBSCRIBER_TASK_PREFIX = "orderwire.subscriber."
 
 
 class RequestIdFilter(logging.Filter):
@@ -33,7 +32,7 @@ def _celery_command_task_id(record: logging.LogRecord) -> str | None:
     if not isinstance(task, dict):
         return None
     name = str(task.get("name", ""))
-    if name.startswith(COMMAND_TASK_PREFIX) and not name.startswith(SUBSCRIBER_TASK_PREFIX):
+    if name.startswith(COMMAND_TASK_PREFIX):
         return task.get("id")
     return None
 

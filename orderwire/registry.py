@@ -5,8 +5,9 @@
   handler is written in one place.
 - In-transaction subscribers run inside the command's transaction: use them for what
   must be atomic with the command (the customer's notification row).
-- After-commit subscribers run later as their own Celery tasks, each retried on its
-  own and applied at most once per event: use them for side effects that may fail
+- After-commit subscribers run later, delivered from the outbox by the relay process,
+  each at its own position, retried on its own with backoff, parked after repeated
+  failures, and applied at most once per event: use them for side effects that may fail
   without undoing the command (a read model, a mail, a call to another service).
 """
 
@@ -24,6 +25,7 @@ IN_TRANSACTION_SUBSCRIBERS: dict[type[events.Event], list[Callable[..., None]]] 
 }
 
 # Keyed by event type name, because these run from the stored envelope, in another process.
+# A subscriber's function name is its identity (its position, its parked events): keep it.
 AFTER_COMMIT_SUBSCRIBERS: dict[str, list[subscribers.Subscriber]] = {
     "OrderPaid": [subscribers.add_to_sales_ledger],
     "OrderCancelled": [subscribers.remove_from_sales_ledger],

@@ -1,6 +1,7 @@
 """The `relay` process: publishes the outbox backlog and runs the periodic jobs, in a loop:
-the command sweeper, the delivery sweeper, retention (orderwire/db/retention.py) and,
-every 30 s, the durable feed's watch (orderwire/feed/groups.py).
+after-commit subscriber delivery (orderwire/outbox/deliveries/), the command sweeper,
+retention (orderwire/db/retention.py) and, every 30 s, the durable feed's watch
+(orderwire/feed/groups.py).
 
 Each job keeps a promise when something else broke (Redis was down at commit, a
 message was lost), so they run apart from the web and the workers, and stop
@@ -43,7 +44,7 @@ def run_relay(
     stop: threading.Event | None = None,
     interval: float = 0.2,
     sweep_every: float = 5.0,
-    delivery_sweep_every: float = 60.0,
+    deliver_every: float = 0.2,
     feed_watch_every: float = 30.0,
     retention_every: float = 60.0,
 ) -> None:
@@ -52,10 +53,9 @@ def run_relay(
         Every(sweep_every, services.sweeper.sweep, "command sweep"),
         Every(1.0, _redis_check(services), "Redis check"),
     ]
-    if services.delivery_sweeper is not None:
-        periodic.append(
-            Every(delivery_sweep_every, services.delivery_sweeper.sweep, "delivery sweep")
-        )
+    if services.deliveries is not None:
+        # Needs only the database: subscribers keep going while Redis is away.
+        periodic.append(Every(deliver_every, services.deliveries.deliver, "subscriber delivery"))
     feed_watch = FeedWatch(services.redis, services.settings.feed_maxlen)
     periodic.append(Every(feed_watch_every, feed_watch.check, "feed watch"))
     if services.retention is not None:
@@ -95,6 +95,14 @@ def _redis_check(services: Orderwire) -> Callable[[], None]:
 
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
+
+    def request_stop(*_: object) -> None:
+        # Not stop.set() right here: the handler runs in the main thread, possibly while that
+        # thread holds the Event's own (non-reentrant) lock inside stop.wait(), and set()
+        # would then wait for it forever: a relay in a test ignored SIGTERM that way (gdb:
+        # the signal handler, in Event.set, waiting on that lock with no timeout).
+        threading.Thread(target=stop.set, name="stop-relay", daemon=True).start()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, request_stop)
     return stop

@@ -1,20 +1,21 @@
 """After-commit subscribers: side effects that may fail on their own.
 
-Each is a plain function of (envelope, connection). The task that runs it
-(worker/tasks.py, deliver_event) records (event id, subscriber) in `handled_events`
-in the same transaction, so a redelivered event changes nothing.
+Each is a plain function of (envelope, connection). The relay's delivery job
+(orderwire/outbox/deliveries/delivery.py) runs it in a transaction that also moves the
+subscriber's position past the event, so an event is applied at most once. Whatever it
+writes through `connection` commits or rolls back with that move.
 """
 
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from orderwire.db.tables import events, sales_ledger
+from orderwire.outbox.deliveries.subscriptions import Subscriber
 
-Subscriber = Callable[[dict[str, Any], Connection], None]
+__all__ = ["Subscriber", "add_to_sales_ledger", "remove_from_sales_ledger"]
 
 
 def _book(connection: Connection, day: str, orders: int, amount: Decimal) -> None:

@@ -37,10 +37,6 @@ def command_task_name(command: str) -> str:
     return f"orderwire.{command}"
 
 
-def subscriber_task_name(subscriber: str) -> str:
-    return f"orderwire.subscriber.{subscriber}"
-
-
 def create_celery(settings: Settings, *, sender: bool = False) -> Celery:
     # kombu's Redis transport, with a channel that survives Redis restarting.
     broker_transport.install()
@@ -84,7 +80,7 @@ def create_celery(settings: Settings, *, sender: bool = False) -> Celery:
 
 
 class CommandQueue:
-    """Sends commands and subscriber deliveries to Celery by name (the web imports no tasks)."""
+    """Sends commands to Celery by name (the web imports no tasks)."""
 
     def __init__(self, celery: Celery) -> None:
         self.celery = celery
@@ -94,11 +90,6 @@ class CommandQueue:
         """The task id is the request id, as the contract says; the argument is the command
         id, because a request id is unique only within its session."""
         self._send(command_task_name(command), args=[command_id], task_id=request_id)
-
-    def enqueue_subscriber(self, subscriber: str, event_id: str) -> None:
-        self._send(
-            subscriber_task_name(subscriber), args=[event_id], task_id=f"{event_id}:{subscriber}"
-        )
 
     def _send(self, name: str, *, args: list[str], task_id: str) -> None:
         try:

@@ -140,8 +140,11 @@ class System:
             lambda: b" ready." in log.read_bytes(), timeout=timeout, what=f"{name} to be ready"
         )
 
-    def start_relay_process(self) -> None:
-        self._spawn("relay", [str(BIN / "orderwire"), "relay"])
+    def start_relay_process(
+        self, name: str = "relay", *, env: dict[str, str] | None = None
+    ) -> None:
+        """Start `orderwire relay`; `env` is added to this process's environment only."""
+        self._spawn(name, [str(BIN / "orderwire"), "relay"], env)
 
     def _web_ready(self) -> bool:
         try:

@@ -235,3 +235,48 @@ def test_commands_recorded_before_keys_were_per_session_keep_working(database_ur
     finally:
         engine.dispose()
     assert schema_differences(database_url) == []
+
+
+def test_what_handled_events_knew_becomes_positions_and_parked_deliveries(database_url):
+    # 0004 replaced the row per handled (event, subscriber) with a position per subscriber:
+    # it starts after the newest event it handled, and older events of its types it never
+    # handled (Celery gave up) are parked, not skipped. The downgrade writes rows back.
+    upgrade(database_url, "0003_i12")
+    now = datetime.now(UTC)
+    kinds = ["OrderPaid", "OrderPlaced", "OrderPaid", "OrderPaid", "OrderPaid"]
+    ids = [str(uuid.uuid4()) for _ in kinds]
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            for number, (event_id, kind) in enumerate(zip(ids, kinds, strict=True)):
+                connection.execute(events.insert().values(
+                    event_id=event_id, type=kind, aggregate_id=f"order-{event_id}",
+                    aggregate_version=1, request_id=None, audience=[], envelope="{}",
+                    occurred_at=now, published_at=now if number < 4 else None,
+                ))
+            for event_id in (ids[0], ids[3]):  # the ledger booked the 1st and 4th event
+                connection.execute(
+                    text("INSERT INTO handled_events VALUES (:event_id, 'book', :now)"),
+                    {"event_id": event_id, "now": now},
+                )
+        upgrade(database_url)
+        with engine.connect() as connection:
+            seq_of = dict(connection.execute(select(events.c.event_id, events.c.seq)).all())
+            positions = connection.execute(
+                text("SELECT subscriber, position FROM subscriber_positions")
+            ).all()
+            parked = connection.execute(
+                text("SELECT subscriber, event_id FROM parked_deliveries")
+            ).all()
+        assert [tuple(row) for row in positions] == [("book", seq_of[ids[3]])]
+        # The 3rd (a type it handles, never handled) is parked; the OrderPlaced is not its
+        # type; the 5th comes after its position and is simply delivered.
+        assert [tuple(row) for row in parked] == [("book", ids[2])]
+
+        downgrade(database_url, "0003_i12")
+        with engine.connect() as connection:
+            handled = set(connection.execute(text("SELECT event_id FROM handled_events")).scalars())
+        assert ids[2] not in handled and ids[4] not in handled
+        assert {ids[0], ids[3]} <= handled
+    finally:
+        engine.dispose()

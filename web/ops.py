@@ -13,6 +13,7 @@ from orderwire import worker_liveness
 from orderwire.feed.metrics import FeedCollector
 from orderwire.metrics import OrderwireCollector
 from orderwire.migrate import code_head, database_revision
+from orderwire.outbox.deliveries.metrics import DeliveryCollector
 from web.extensions import live_hub, services
 
 bp = Blueprint("ops", __name__)
@@ -84,6 +85,7 @@ def _registry(app: Flask) -> CollectorRegistry:
             )
         )
         registry.register(FeedCollector(orderwire.redis, orderwire.settings.feed_maxlen))
+        registry.register(DeliveryCollector(orderwire.engine, orderwire.subscriptions))
         ProcessCollector(registry=registry)
         registry = app.extensions.setdefault("metrics_registry", registry)
     return registry

@@ -2,25 +2,32 @@
 deleted, by the relay, in small batches, so that what a command costs does not grow with
 history and no batch holds the write lock for long.
 
-What goes: outbox events published before the cutoff (with the `handled_events` rows of
-their after-commit deliveries), and commands that finished before it (their idempotency
-record: a key replayed after the retention period is a new command). What stays: events
-not yet published and unfinished commands, whatever their age, and the orders, which are
-state, not history.
+What goes: outbox events published before the cutoff, and commands that finished before
+it (their idempotency record: a key replayed after the retention period is a new command).
+What stays, whatever its age: events not yet published; events an after-commit subscriber
+has not passed yet (at or after the lowest position: the event at a position is kept too,
+so SQLite, which hands out max(seq) + 1, never gives a seq out again) and events parked
+for a subscriber (an operator may re-drive them); unfinished commands; and the orders,
+which are state, not history.
 """
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, select
 
 from orderwire.command_status import FINAL
 from orderwire.db.engine import utcnow
-from orderwire.db.tables import commands, events, handled_events
+from orderwire.db.tables import commands, events, parked_deliveries, subscriber_positions
 
 _OLD_EVENTS = (
-    select(events.c.seq, events.c.event_id)
-    .where(events.c.published_at.is_not(None), events.c.published_at < bindparam("cutoff"))
+    select(events.c.seq)
+    .where(
+        events.c.published_at.is_not(None),
+        events.c.published_at < bindparam("cutoff"),
+        ~exists().where(parked_deliveries.c.event_id == events.c.event_id),
+    )
     .order_by(events.c.seq)  # oldest first: the scan stops after one batch
     .limit(bindparam("batch"))
 )
@@ -38,12 +45,14 @@ class Retention:
         engine: Engine,
         *,
         keep: timedelta,
+        subscribers: Sequence[str] = (),
         batch_size: int = 500,
         max_batches: int = 20,
         pause: float = 0.01,
     ) -> None:
         self.engine = engine
         self.keep = keep
+        self.subscribers = list(subscribers)  # after-commit subscribers, by name
         self.batch_size = batch_size
         # Between batches, so writers waiting for SQLite's one lock get it first.
         self.pause = pause
@@ -64,18 +73,28 @@ class Retention:
 
     def _prune_events(self, cutoff: datetime) -> int:
         with self.engine.connect() as connection, connection.begin():
-            rows = connection.execute(
-                _OLD_EVENTS, {"cutoff": cutoff, "batch": self.batch_size}
-            ).all()
-            if not rows:
-                return 0
-            connection.execute(
-                delete(handled_events).where(
-                    handled_events.c.event_id.in_([row.event_id for row in rows])
-                )
+            below = self._lowest_position(connection)
+            query = _OLD_EVENTS if below is None else _OLD_EVENTS.where(events.c.seq < below)
+            seqs = list(
+                connection.execute(query, {"cutoff": cutoff, "batch": self.batch_size}).scalars()
             )
-            connection.execute(delete(events).where(events.c.seq.in_([row.seq for row in rows])))
-        return len(rows)
+            if seqs:
+                connection.execute(delete(events).where(events.c.seq.in_(seqs)))
+        return len(seqs)
+
+    def _lowest_position(self, connection: Connection) -> int | None:
+        """Events from this seq on stay (None: no subscriber holds any back). A subscriber
+        without a row yet is at 0: the relay starts it from the oldest event."""
+        if not self.subscribers:
+            return None
+        found = dict(
+            connection.execute(
+                select(subscriber_positions.c.subscriber, subscriber_positions.c.position).where(
+                    subscriber_positions.c.subscriber.in_(self.subscribers)
+                )
+            ).all()
+        )
+        return min(found.get(name, 0) for name in self.subscribers)
 
     def _prune_commands(self, cutoff: datetime) -> int:
         with self.engine.connect() as connection, connection.begin():

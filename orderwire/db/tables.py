@@ -100,17 +100,36 @@ events = Table(
         sqlite_where=Column("published_at").is_(None),
     ),
     Index("ix_events_aggregate_id_seq", "aggregate_id", "seq"),
-    # The delivery sweeper looks for recent events of the types that have subscribers.
-    Index("ix_events_type_occurred_at", "type", "occurred_at"),
 )
 
-# What after-commit subscribers have handled: at most once per event and subscriber.
-handled_events = Table(
-    "handled_events",
+# Each after-commit subscriber's place in the outbox (orderwire/outbox/deliveries/): every
+# event up to `position` (a seq) is handled or parked. Advanced in the same transaction as
+# the subscriber's effect, so an event is applied at most once. The failure columns
+# describe the subscriber's next event while it keeps failing on it (retried with backoff).
+subscriber_positions = Table(
+    "subscriber_positions",
     metadata,
-    Column("event_id", String(36), primary_key=True),
     Column("subscriber", String(64), primary_key=True),
-    Column("handled_at", DateTime(timezone=True), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("failing_event_id", String(36), nullable=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("retry_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Events a subscriber kept failing on, set aside for an operator (`orderwire deliveries`).
+parked_deliveries = Table(
+    "parked_deliveries",
+    metadata,
+    Column("subscriber", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    # Retention keeps the events parked here: it looks them up by event id.
+    Index("ix_parked_deliveries_event_id", "event_id"),
 )
 
 # A read model kept by an after-commit subscriber: paid revenue per day.

@@ -41,35 +41,28 @@ class PublishedIds(Protocol):
     def forget_published_ids(self, count: int) -> None: ...
 
 
-class PublishAndFanOut:
-    """What publishing an event means: the Lua script on Redis (with whatever `also` adds
-    to that round trip, the metrics), then one delivery per after-commit subscriber of its
-    type. The fast path and the relay both publish through this."""
+class PublishAndCount:
+    """What publishing an event means: the Lua script on Redis, with whatever `also` adds to
+    that round trip (the metrics). The fast path and the relay both publish through this.
+    After-commit subscribers are not told here: they read the outbox themselves, each after
+    its own position (orderwire/outbox/deliveries/), so nothing Redis loses can skip them."""
 
     def __init__(
         self,
         publisher: Any,  # orderwire.outbox.publisher.RedisEventPublisher
-        subscribers: dict[str, list[Any]],
-        enqueue_delivery: Callable[[str, str], None],  # (subscriber name, event id)
         *,
         also: Callable[[list[OutboxEvent], Pipeline], None] | None = None,
     ) -> None:
         self.publisher = publisher
-        self.subscribers = subscribers
-        self.enqueue_delivery = enqueue_delivery
         self.also = also
 
     def __call__(self, batch: list[OutboxEvent], *, only_next: bool = False) -> list[OutboxEvent]:
         also = self.also
-        sent = self.publisher.publish(
+        return self.publisher.publish(
             batch,
             also=(lambda pipe: also(batch, pipe)) if also is not None else None,
             only_next=only_next,
         )
-        for event in sent:
-            for subscriber in self.subscribers.get(event.type, []):
-                self.enqueue_delivery(subscriber.__name__, event.event_id)
-        return sent
 
 
 class OutboxRelay:

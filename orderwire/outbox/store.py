@@ -37,9 +37,9 @@ class OutboxEvent:
 
 # Statements on the hot path are built once: building one per call (and its cache key)
 # cost more of a worker's CPU than running it (docs/benchmarks.md, "What was changed").
-# occurred_at on the database's clock: the relay's grace and the delivery sweeper's horizon
-# compare it with the database's "now" (orderwire/db/clock.py). The envelope keeps the
-# worker's own reading, for people.
+# occurred_at on the database's clock: the relay's grace and the subscribers' gap rule
+# (orderwire/outbox/deliveries/settled.py) compare it with the database's "now"
+# (orderwire/db/clock.py). The envelope keeps the worker's own reading, for people.
 INSERT_EVENT = events.insert().values(occurred_at=database_now())
 MARK_PUBLISHED = (
     update(events)

@@ -1,6 +1,6 @@
 """Domain events end to end, on real processes (gunicorn, Celery workers, the relay, Redis): a
 PSUBSCRIBE orderwire.events.* client sees every committed event, each order's in version order,
-and a failing after-commit subscriber is retried by Celery without touching the command."""
+and a failing after-commit subscriber is retried by the relay without touching the command."""
 
 import json
 import uuid
@@ -17,7 +17,13 @@ import requests
 from sqlalchemy import Engine, func, select
 
 from orderwire.db.engine import make_engine
-from orderwire.db.tables import commands, events, handled_events, sales_ledger
+from orderwire.db.tables import (
+    commands,
+    events,
+    parked_deliveries,
+    sales_ledger,
+    subscriber_positions,
+)
 from tests.conftest import database_backends
 from tests.harness import System
 from tests.listening import PatternListener
@@ -170,11 +176,12 @@ def test_a_subscriber_sees_every_event_of_200_commands(
     assert len(committed) == sum(2 if status == "succeeded" else 1 for status in statuses)
 
 
-def test_a_failing_after_commit_subscriber_is_retried_by_celery_without_touching_the_command(
+def test_a_failing_after_commit_subscriber_is_retried_by_the_relay_without_touching_the_command(
     tmp_path: Path,
 ) -> None:
-    """The real sales-ledger subscriber fails on a first worker (fault point
-    `subscriber.before`); Celery retries it; a healthy worker then books the payment once."""
+    """The real sales-ledger subscriber fails in a first relay (fault point
+    `subscriber.before`), which retries it with backoff; a healthy relay then books the
+    payment once."""
     flaky = {"ORDERWIRE_FAULTS": "subscriber.before=raise"}
     with System(tmp_path, env=flaky) as system:
         engine = make_engine(system.database_url)
@@ -190,25 +197,27 @@ def test_a_failing_after_commit_subscriber_is_retried_by_celery_without_touching
         notes = browser.get(f"{system.base_url}/api/notifications", timeout=5).json()
         assert len(notes["notifications"]) == 2  # the in-transaction subscriber did its part
 
-        worker_log = system.logs / "worker.log"
+        relay_log = system.logs / "relay.log"
         wait_for(
-            lambda: any(
-                "add_to_sales_ledger" in line and "Retry in" in line and "InjectedFault" in line
-                for line in worker_log.read_text().splitlines()
-            ),
+            lambda: sum(
+                "add_to_sales_ledger" in line and "retrying in" in line and "InjectedFault" in line
+                for line in relay_log.read_text().splitlines()
+            ) >= 2,
             timeout=60,
-            what="Celery to retry the failing subscriber",
+            what="the relay to retry the failing subscriber",
         )
         assert _ledger(engine) == (0, Decimal("0"))
-        assert _handled(engine) == 0
+        position, parked = _ledger_position(engine)
+        assert position < _payment_seq(engine) and parked == 0  # waiting at it, not past it
 
-        system.stop_process("worker")  # warm shutdown hands the pending retry back to Redis
-        system.start_worker("healthy", env={"ORDERWIRE_FAULTS": ""})
-        system.wait_for_worker("healthy")
+        system.stop_process("relay")  # its failures are recorded in the database, not lost
+        system.start_relay_process("healthy-relay", env={"ORDERWIRE_FAULTS": ""})
 
         wait_for(lambda: _ledger(engine) == (1, Decimal("2.50")), timeout=90,
-                 what="the healthy worker to book the payment")
-        assert _handled(engine) == 1
+                 what="the healthy relay to book the payment")
+        wait_for(lambda: _ledger_position(engine)[0] >= _payment_seq(engine), timeout=30,
+                 what="the ledger's position to move past the payment")
+        assert _ledger_position(engine)[1] == 0
         assert system.command(browser, pay)["status"] == "succeeded"
         engine.dispose()
 
@@ -219,6 +228,22 @@ def _ledger(engine: Engine) -> tuple[int, Decimal]:
     return sum(row[0] for row in rows), sum((Decimal(row[1]) for row in rows), Decimal("0"))
 
 
-def _handled(engine: Engine) -> int:
+def _payment_seq(engine: Engine) -> int:
     with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(handled_events)).scalar_one()
+        return connection.execute(
+            select(events.c.seq).where(events.c.type == "OrderPaid")
+        ).scalar_one()
+
+
+def _ledger_position(engine: Engine) -> tuple[int, int]:
+    """(the sales ledger subscriber's position, how many events it parked)."""
+    with engine.connect() as connection:
+        position = connection.execute(
+            select(subscriber_positions.c.position).where(
+                subscriber_positions.c.subscriber == "add_to_sales_ledger"
+            )
+        ).scalar_one_or_none()
+        parked = connection.execute(
+            select(func.count()).select_from(parked_deliveries)
+        ).scalar_one()
+    return position or 0, parked

@@ -2,10 +2,14 @@
 (up, down or hanging), commands run as a worker runs them, a PSUBSCRIBE client like any
 other service's, and the outbox's publication state."""
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -21,6 +25,8 @@ from tests.listening import PatternListener
 from tests.recorded_commands import place_order_payload, record_command
 from tests.waiting import wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
+
 __all__ = [
     "HangingRedis",
     "PatternListener",
@@ -31,6 +37,7 @@ __all__ = [
     "publication",
     "publish_backlog_until_published",
     "relay_now",
+    "relay_process",
     "run_command",
     "unpublished_ids",
 ]
@@ -146,3 +153,21 @@ class HangingRedis:
         self._release.set()
         self._thread.join(10)
 
+
+def relay_process(database_url: str, redis_url: str, log: Path, faults: str = ""):  # type: ignore[no-untyped-def]
+    """`orderwire relay` as a process of its own, with these fault points."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ORDERWIRE_ENV": "test",
+        "ORDERWIRE_FAULTS": faults,
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "orderwire.cli", "relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )

@@ -5,6 +5,7 @@ everything (and would hide a real failure after a storm) shows up here.
 """
 
 import copy
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -185,3 +186,34 @@ def test_the_fault_table_counts_what_was_sent_accepted_finished_lost_and_doubled
     assert (redis_row["sent"], redis_row["accepted"], redis_row["final"]) == (3, 2, 1)
     assert (redis_row["lost"], redis_row["doubled"]) == (1, 1)
     assert (redis_row["5xx"], redis_row["5xx_not_503"], redis_row["reads"]) == (2, 1, 1)
+
+
+def ledger_storm(*, booked: list[dict[str, Any]], parked: int = 0) -> dict[str, Any]:
+    """Two paid orders on 2026-11-23, one of them cancelled afterwards (a refund)."""
+
+    def paid(order: str, total: str) -> dict[str, Any]:
+        envelope = {"type": "OrderPaid", "aggregate_id": order,
+                    "occurred_at": "2026-11-23T10:00:00.000Z", "data": {"total": total}}
+        return {"type": "OrderPaid", "envelope": json.dumps(envelope)}
+
+    cancelled = {"type": "OrderCancelled", "envelope": json.dumps(
+        {"type": "OrderCancelled", "aggregate_id": "o2", "occurred_at": "2026-11-23T11:00:00.000Z",
+         "data": {"reason": "late"}})}
+    return {"events": [paid("o1", "2.50"), paid("o2", "4.00"), cancelled], "ledger": booked,
+            "parked": parked}
+
+
+def test_a_ledger_with_each_uncancelled_payment_once_passes() -> None:
+    booked = [{"day": "2026-11-23", "orders_paid": 1, "revenue": "2.50"}]
+    assert checks.sales_ledger_booked_once(ledger_storm(booked=booked)).passed
+
+
+def test_a_payment_booked_twice_or_missing_or_a_refund_not_taken_fails() -> None:
+    for wrong in ((2, "5.00"), (0, "0.00"), (2, "6.50")):
+        booked = [{"day": "2026-11-23", "orders_paid": wrong[0], "revenue": wrong[1]}]
+        assert not checks.sales_ledger_booked_once(ledger_storm(booked=booked)).passed, wrong
+
+
+def test_a_parked_delivery_fails_the_ledger_check() -> None:
+    booked = [{"day": "2026-11-23", "orders_paid": 1, "revenue": "2.50"}]
+    assert not checks.sales_ledger_booked_once(ledger_storm(booked=booked, parked=1)).passed

@@ -38,6 +38,11 @@ def test_the_feed_keeps_as_many_entries_as_it_is_told() -> None:
     assert settings(ORDERWIRE_FEED_MAXLEN="250000").feed_maxlen == 250_000
 
 
+def test_a_subscriber_gets_ten_attempts_at_an_event_unless_told_otherwise() -> None:
+    assert settings().delivery_max_attempts == 10
+    assert settings(ORDERWIRE_DELIVERY_MAX_ATTEMPTS="3").delivery_max_attempts == 3
+
+
 def test_empty_variables_count_as_unset() -> None:
     chosen = settings(REDIS_URL="", PORT="", LOG_LEVEL="", ORDERWIRE_ENV="", FLOWER_BASIC_AUTH="")
     assert chosen.redis_url == "redis://127.0.0.1:6379/0"
@@ -70,6 +75,8 @@ def test_empty_variables_count_as_unset() -> None:
         ("LOG_LEVEL", "LOUD"),
         ("ORDERWIRE_ENV", "staging"),
         ("ORDERWIRE_COMMAND_MAX_ATTEMPTS", "0"),
+        ("ORDERWIRE_DELIVERY_MAX_ATTEMPTS", "0"),
+        ("ORDERWIRE_DELIVERY_MAX_ATTEMPTS", "many"),
         ("ORDERWIRE_HEARTBEAT_SECONDS", "soon"),
         ("ORDERWIRE_FEED_MAXLEN", "999"),
         ("ORDERWIRE_FEED_MAXLEN", "1e6"),

@@ -202,7 +202,7 @@ def test_every_order_event_creates_a_customer_notification_in_the_transaction() 
         assert create_customer_notification in registry.IN_TRANSACTION_SUBSCRIBERS[event_type]
 
 
-def test_after_commit_subscribers_have_unique_names_because_their_tasks_are_named_after_them() -> (
+def test_after_commit_subscribers_have_unique_names_because_their_positions_are_keyed_by_them() -> (
     None
 ):
     by_name: dict[str, set] = {}

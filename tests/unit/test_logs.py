@@ -69,8 +69,8 @@ def test_celerys_own_lines_about_a_command_task_carry_its_request_id(lines) -> N
     assert lines()[0]["request_id"] == "req-9"
 
 
-def test_a_subscriber_tasks_id_is_not_taken_for_a_request_id(lines) -> None:
-    task = {"id": "event-1:add_to_sales_ledger", "name": "orderwire.subscriber.add_to_sales_ledger"}
+def test_another_applications_task_id_is_not_taken_for_a_request_id(lines) -> None:
+    task = {"id": "job-1", "name": "billing.book_payment"}
     logging.getLogger("celery.app.trace").info(
         "Task %(name)s[%(id)s] succeeded", task, extra={"data": task}
     )
