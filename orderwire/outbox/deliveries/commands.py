@@ -1,5 +1,7 @@
 """`orderwire deliveries ...`: the operator's side of after-commit subscriber delivery."""
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
