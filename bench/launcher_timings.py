@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.launched import ROOT, launch, page_answers
-from tests.waiting import wait_for
+from tools.harness.launched import ROOT, launch, page_answers
+from tools.harness.waiting import wait_for
 
 
 def _outage(port: int, cause: Callable[[], None]) -> float:

@@ -3,7 +3,7 @@
 The sweeper runs on short clocks here (accepted after 2 s, running after 5 s) so
 that commands lost with a killed worker or a restarted Redis come back quickly.
 On PostgreSQL the processes reach the database through a loopback proxy
-(chaos/db_proxy.py), so an outage can take it away from them alone.
+(tools/harness/db_proxy.py), so an outage can take it away from them alone.
 """
 
 import os
@@ -18,10 +18,10 @@ import psutil
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from chaos.db_proxy import DatabaseProxy
 from orderwire.db.engine import make_engine
-from tests import databases
-from tests.harness import BIN, System
+from tools.harness import databases
+from tools.harness.db_proxy import DatabaseProxy
+from tools.harness.system import BIN, System
 
 SECRET_KEY = "chaos-only-secret-key-" + "x" * 16
 CHAOS_ENV = {

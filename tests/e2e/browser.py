@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.harness import ROOT, System
-from tests.waiting import wait_for
+from tools.harness.system import ROOT, System
+from tools.harness.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

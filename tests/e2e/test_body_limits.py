@@ -11,8 +11,8 @@ import requests
 
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

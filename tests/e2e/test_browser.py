@@ -15,8 +15,8 @@ import requests
 
 from orderwire.local_redis import free_port
 from tests.e2e.browser import HOSTILE, LIVE, Tab, order_body, status_after_reload
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

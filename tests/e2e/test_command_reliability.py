@@ -25,8 +25,8 @@ from orderwire.db.engine import make_engine
 from orderwire.db.tables import events, orders
 from orderwire.task_queue import create_celery
 from tests.e2e.live_tools import session_id_of
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

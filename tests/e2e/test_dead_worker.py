@@ -20,7 +20,7 @@ from tests.e2e.test_command_reliability import (
     place,
     wait_inside_the_transaction,
 )
-from tests.harness import System
+from tools.harness.system import System
 
 pytestmark = pytest.mark.e2e
 

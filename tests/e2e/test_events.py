@@ -19,9 +19,9 @@ from sqlalchemy import Engine, func, select
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, handled_events, sales_ledger
 from tests.conftest import database_backends
-from tests.harness import System
-from tests.listening import PatternListener
-from tests.waiting import wait_for
+from tools.harness.listening import PatternListener
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

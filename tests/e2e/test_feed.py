@@ -17,9 +17,9 @@ from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events
 from orderwire.feed.names import FEED_STREAM
 from tests.conftest import database_backends
-from tests.harness import System
 from tests.integration.feed.helpers import TailProcess, in_order_per_order
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ from orderwire.db import command_log
 from orderwire.local_redis import free_port
 from tests.e2e.browser import DESKTOP, SCREENSHOTS
 from tests.e2e.live_tools import session_id_of
-from tests.harness import BIN, ROOT, System
-from tests.waiting import wait_for
+from tools.harness.system import BIN, ROOT, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

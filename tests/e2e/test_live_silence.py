@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser import LIVE, Tab, order_body
-from tests.e2e.silent_proxy import SilentProxy
-from tests.harness import System
+from tools.harness.silent_proxy import SilentProxy
+from tools.harness.system import System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -14,8 +14,8 @@ import websocket
 
 from orderwire.outbox.keys import LIVE_CHANNEL_PREFIX, session_stream
 from tests.e2e.live_tools import RawWebSocket, publish_notes, session_id_of
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """Several hosts, one Redis, one database: a page's session made on host 1 streams from
 host 2; host 1's web and worker are killed mid-load; nothing is lost, nothing doubled.
 
-As root the two hosts are network namespaces (tests/hosts.py), each with its own
+As root the two hosts are network namespaces (tools/harness/hosts.py), each with its own
 address and its own gunicorn and Celery worker, sharing the machine's hostname as
 cloned hosts do; the relay, Redis and the clients are in the test's own namespace.
 Otherwise they are processes on loopback with ports of their own, and the test says
@@ -24,9 +24,9 @@ import websocket
 from orderwire.local_redis import PrivateRedis, free_port
 from tests.e2e.live_tools import placed_orders, read_until
 from tests.e2e.outcomes import assert_each_command_ended_once
-from tests.harness import BIN, LiveClient, System
-from tests.hosts import Host, Hosts
-from tests.waiting import wait_for
+from tools.harness.hosts import Host, Hosts
+from tools.harness.system import BIN, LiveClient, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.e2e.browser import LIVE, PHONE, Tab, order_body
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

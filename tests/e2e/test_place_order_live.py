@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from tests.harness import System
+from tools.harness.system import System
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, func, select
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, orders
 from orderwire.local_redis import free_port
-from tests.harness import BIN, System
-from tests.waiting import wait_for
+from tools.harness.system import BIN, System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

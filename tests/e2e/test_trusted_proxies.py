@@ -1,4 +1,4 @@
-"""Behind a real TLS-terminating proxy (tests/tls_proxy.py) in front of gunicorn, with
+"""Behind a real TLS-terminating proxy (tools/harness/tls_proxy.py) in front of gunicorn, with
 TRUSTED_PROXIES naming the proxy's address: the app sees each client's own address and
 the https origin the browser used; anyone else's forwarded headers are ignored.
 
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.harness import System
-from tests.tls_proxy import TlsProxy
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.tls_proxy import TlsProxy
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
 from tests.recorded_commands import command_count, command_id_of, command_row, execute_request
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 from web import create_app
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from orderwire.db.tables import commands
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.lease import HoldLease
 from tests.recorded_commands import command_row, place_order_payload, record_command
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -42,7 +42,7 @@ from tests.recorded_commands import (
     record_command,
     stored_events,
 )
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -124,7 +124,7 @@ def test_the_relay_process_prunes_on_its_own(services) -> None:  # type: ignore[
     import threading
 
     from orderwire.relay_process import run_relay
-    from tests.waiting import wait_for
+    from tools.harness.waiting import wait_for
 
     old = an_event(services.engine, published_days_ago=8)
     old_command = a_command(services.engine, CommandStatus.SUCCEEDED, days_ago=8)

@@ -15,7 +15,7 @@ import redis
 
 from domain.events import OrderPaid, OrderShipped
 from orderwire.outbox.envelope import channel_for, dumps, make_envelope
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,9 @@ from urllib3.util.retry import Retry
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
