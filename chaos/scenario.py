@@ -13,7 +13,7 @@
    dies of it anyway is reported (and restarted, so the run goes on);
 5. a database outage of `db_outage` seconds while reads and writes go on (SQLite: an
    exclusive lock held from outside; PostgreSQL: the server unreachable, every
-   connection reset and new ones refused, through tools/harness/db_proxy.py; then, as before,
+   connection reset and new ones refused, through tools/harness/proxy.py; then, as before,
    every table locked and orderwire's connections terminated);
 6. a relay crash between publishing and marking: with the relay stopped, a worker
    that dies right after each commit, before its fast path publishes, leaves committed

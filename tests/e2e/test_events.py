@@ -3,7 +3,6 @@ PSUBSCRIBE orderwire.events.* client sees every committed event, each order's in
 and a failing after-commit subscriber is retried by Celery without touching the command."""
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, handled_events, sales_ledger
 from tests.conftest import database_backends
+from tests.payloads import a_key, a_line, order_body
 from tools.harness.listening import PatternListener
 from tools.harness.system import System
 from tools.harness.waiting import wait_for
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.e2e
 FINAL = ("succeeded", "rejected", "failed")
 
 
-def an_order(name: str = "Ada") -> dict[str, Any]:
-    line = {"product": "tea", "quantity": 2, "unit_price": "1.25"}
-    return {"customer_name": name, "lines": [line]}
+TEA = a_line("tea", 2, "1.25")
 
 
 @pytest.fixture(scope="module", params=database_backends())
@@ -64,7 +62,7 @@ def listener(system: System) -> Iterator[PatternListener]:
 
 
 def send(system: System, browser: requests.Session, path: str, body: dict) -> dict[str, Any]:
-    answer = system.post(browser, path, body, key=f"ev-{uuid.uuid4()}")
+    answer = system.api(browser).post(path, body, key=a_key("ev"))
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -112,7 +110,7 @@ def test_each_orders_events_arrive_in_version_order_under_concurrent_commands(
     system: System, engine: Engine, listener: PatternListener
 ) -> None:
     browser = system.new_session()
-    placed = send_all(system, browser, [("/api/orders", an_order()) for _ in range(6)])
+    placed = send_all(system, browser, [("/api/orders", order_body("Ada", TEA)) for _ in range(6)])
     order_ids = [answer["order_id"] for answer in placed]
     wait_until_all_final(engine, [answer["request_id"] for answer in placed])
     racing = [
@@ -143,7 +141,8 @@ def test_a_subscriber_sees_every_event_of_200_commands(
     system: System, engine: Engine, listener: PatternListener
 ) -> None:
     browser = system.new_session()
-    placed = send_all(system, browser, [("/api/orders", an_order(f"n{i}")) for i in range(50)])
+    orders = [("/api/orders", order_body(f"n{i}", TEA)) for i in range(50)]
+    placed = send_all(system, browser, orders)
     wait_until_all_final(engine, [answer["request_id"] for answer in placed])
     follow_ups = []
     for number, answer in enumerate(placed):
@@ -179,12 +178,12 @@ def test_a_failing_after_commit_subscriber_is_retried_by_celery_without_touching
     with System(tmp_path, env=flaky) as system:
         engine = make_engine(system.database_url)
         browser = system.new_session()
-        place = send(system, browser, "/api/orders", an_order())
+        place = send(system, browser, "/api/orders", order_body("Ada", TEA))
         order_id = place["order_id"]
-        system.wait_until_final(browser, place["request_id"])
+        system.api(browser).wait_until_final(place["request_id"])
         pay = send(system, browser, f"/api/orders/{order_id}/pay", {})["request_id"]
 
-        assert system.wait_until_final(browser, pay)["status"] == "succeeded"
+        assert system.api(browser).wait_until_final(pay)["status"] == "succeeded"
         order = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
         assert order["status"] == "paid"
         notes = browser.get(f"{system.base_url}/api/notifications", timeout=5).json()
@@ -209,7 +208,7 @@ def test_a_failing_after_commit_subscriber_is_retried_by_celery_without_touching
         wait_for(lambda: _ledger(engine) == (1, Decimal("2.50")), timeout=90,
                  what="the healthy worker to book the payment")
         assert _handled(engine) == 1
-        assert system.command(browser, pay)["status"] == "succeeded"
+        assert system.api(browser).command(pay)["status"] == "succeeded"
         engine.dispose()
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import Connection, Engine, select
 from orderwire import subscribers
 from orderwire.db.tables import handled_events, sales_ledger
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
-from tests.recorded_commands import command_row, place_order_payload, record_command
+from tests.payloads import place_order_payload
+from tests.recorded_commands import command_row, record_command
 from worker.tasks import deliver_event
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from orderwire.db.tables import events
 from orderwire.delivery_sweeper import DeliverySweeper
 from orderwire.local_redis import PrivateRedis
 from tests.integration.event_helpers import orderwire_on
-from tests.recorded_commands import place_order_payload, record_command
+from tests.payloads import place_order_payload
+from tests.recorded_commands import record_command
 from worker.tasks import deliver_event
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,8 @@ from orderwire.command_status import CommandStatus
 from orderwire.db.engine import utcnow
 from orderwire.db.retention import Retention
 from orderwire.db.tables import commands, events, handled_events
-from tests.recorded_commands import place_order_payload, record_command
+from tests.payloads import place_order_payload
+from tests.recorded_commands import record_command
 
 pytestmark = pytest.mark.integration
 
