@@ -1,13 +1,12 @@
 """One grep for a request id tells a command's whole story, across every process's JSON log."""
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.payloads import a_key, a_line, order_body
+from tests.payloads import a_key, a_line, a_name, order_body
 from tools.harness.system import System
 from tools.harness.waiting import wait_for
 
@@ -81,7 +80,7 @@ def test_one_grep_for_a_request_id_tells_the_commands_whole_story(system: System
 def test_log_lines_never_carry_the_customers_order_details(system: System) -> None:
     browser = system.new_session()
     key = a_key("private")
-    name = f"Customer {uuid.uuid4().hex[:8]}"
+    name = a_name()
     with system.websocket(browser) as live:
         body = {**ORDER, "customer_name": name}
         assert system.api(browser).post("/api/orders", body, key=key).status_code == 202
