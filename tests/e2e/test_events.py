@@ -132,7 +132,7 @@ def test_each_orders_events_arrive_in_version_order_under_concurrent_commands(
         if envelope["aggregate_id"] in order_ids:
             versions[envelope["aggregate_id"]].append(envelope["aggregate_version"])
     for order_id in order_ids:
-        stored = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
+        stored = system.api(browser).order(order_id)
         assert versions[order_id] == list(range(1, stored["version"] + 1)), order_id
         assert stored["version"] >= 2  # something raced with the placing's successor
 
@@ -184,7 +184,7 @@ def test_a_failing_after_commit_subscriber_is_retried_by_celery_without_touching
         pay = send(system, browser, f"/api/orders/{order_id}/pay", {})["request_id"]
 
         assert system.api(browser).wait_until_final(pay)["status"] == "succeeded"
-        order = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
+        order = system.api(browser).order(order_id)
         assert order["status"] == "paid"
         notes = browser.get(f"{system.base_url}/api/notifications", timeout=5).json()
         assert len(notes["notifications"]) == 2  # the in-transaction subscriber did its part

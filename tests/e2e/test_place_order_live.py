@@ -27,7 +27,7 @@ def test_placing_an_order_shows_order_placed_live_to_its_own_page(system: System
     assert placed["data"]["total"] == "999.90"
     status = system.api(browser).wait_until_final(key)
     assert status["status"] == "succeeded" and status["attempts"] == 1
-    order = browser.get(f"{system.base_url}/api/orders/{body['order_id']}", timeout=5).json()
+    order = system.api(browser).order(body["order_id"])
     assert order["status"] == "placed" and order["version"] == 1 and order["total"] == "999.90"
 
 

@@ -128,7 +128,7 @@ def test_another_sessions_order_and_command_are_404_on_every_read(
     assert bob.get(f"/orders/{order_id}").status_code == 404
     assert bob.get(f"/orders/{never}").status_code == 404
     assert order_id not in bob.get("/").get_data(as_text=True)
-    assert bob.get("/api/orders").get_json()["orders"] == []
+    assert ApiClient(bob).orders() == []
 
 
 def test_a_request_without_a_session_reads_nothing(app: Flask, services: Orderwire) -> None:

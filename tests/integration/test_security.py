@@ -148,8 +148,8 @@ def test_another_session_does_not_list_my_orders_or_notifications(
     me, stranger = browser(app), browser(app)
     order_id = place_and_run(me, services)
 
-    assert [o["order_id"] for o in me.get("/api/orders").get_json()["orders"]] == [order_id]
-    assert stranger.get("/api/orders").get_json()["orders"] == []
+    assert [o["order_id"] for o in ApiClient(me).orders()] == [order_id]
+    assert ApiClient(stranger).orders() == []
     assert stranger.get("/api/notifications").get_json()["notifications"] == []
     assert order_id not in stranger.get("/").get_data(as_text=True)
     assert me.get("/api/notifications").get_json()["notifications"]

@@ -64,9 +64,13 @@ class ApiClient:
             timeout=timeout, what=f"command {request_id} to finish",
         )
 
-    def orders(self) -> Any:
-        """GET /api/orders: this session's orders, as JSON."""
-        return _json(self.get("/api/orders"))
+    def orders(self) -> list[dict[str, Any]]:
+        """GET /api/orders: this session's orders (the first page), as JSON."""
+        return _json(self.get("/api/orders"))["orders"]
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """GET /api/orders/<order_id>: one of this session's orders, as JSON."""
+        return _json(self.get(f"/api/orders/{order_id}"))
 
 
 def _json(response: Any) -> Any:
