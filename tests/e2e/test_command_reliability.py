@@ -24,7 +24,7 @@ from orderwire.db.command_log import NewCommand
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import events, orders
 from orderwire.task_queue import create_celery
-from tests.e2e.live_tools import session_id_of
+from tests.live_tools import session_id_of
 from tests.payloads import ORDER, a_key, a_line, order_body
 from tools.harness.system import System
 from tools.harness.waiting import wait_for

@@ -15,7 +15,7 @@ from redis import Redis
 from orderwire.db import command_log
 from orderwire.local_redis import free_port
 from tests.e2e.browser import DESKTOP, SCREENSHOTS
-from tests.e2e.live_tools import session_id_of
+from tests.live_tools import session_id_of
 from tests.payloads import a_key, a_line, order_body
 from tools.harness.system import BIN, ROOT, System
 from tools.harness.waiting import wait_for

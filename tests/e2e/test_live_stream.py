@@ -13,7 +13,7 @@ import requests
 import websocket
 
 from orderwire.outbox.keys import LIVE_CHANNEL_PREFIX, session_stream
-from tests.e2e.live_tools import RawWebSocket, publish_notes, session_id_of
+from tests.live_tools import RawWebSocket, publish_notes, session_id_of
 from tests.payloads import a_line, order_body
 from tools.harness.system import System
 from tools.harness.waiting import wait_for

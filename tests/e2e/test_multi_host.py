@@ -21,8 +21,8 @@ import requests
 import websocket
 
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.e2e.live_tools import placed_orders, read_until
 from tests.e2e.outcomes import assert_each_command_ended_once
+from tests.live_tools import placed_orders, read_until
 from tests.payloads import a_key, a_line, order_body
 from tools.harness.hosts import Host, Hosts
 from tools.harness.system import BIN, LiveClient, System

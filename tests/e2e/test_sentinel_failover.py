@@ -19,8 +19,8 @@ import requests
 from sqlalchemy import Engine
 
 from orderwire.local_redis import free_port
-from tests.e2e.live_tools import placed_orders, read_until
 from tests.e2e.outcomes import assert_each_command_ended_once
+from tests.live_tools import placed_orders, read_until
 from tests.payloads import a_key, a_line, order_body
 from tools.harness.sentinel_set import SentinelSet
 from tools.harness.system import BIN, LiveClient, System
