@@ -75,8 +75,14 @@ def request(
     return response
 
 
+def ca_file(proxy: Proxy) -> str:
+    """The CA a client trusts to reach this module's proxy, which always terminates TLS."""
+    assert proxy.edge is not None
+    return str(proxy.edge.ca_file)
+
+
 def client_tls(proxy: Proxy) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(proxy.edge.ca_file))
+    return ssl.create_default_context(cafile=ca_file(proxy))
 
 
 def place_through_proxy(proxy: Proxy, source: str, **headers: str) -> int:
@@ -143,7 +149,7 @@ def test_a_page_served_over_the_tls_proxy_opens_its_websocket(proxy: Proxy) -> N
         f"wss://127.0.0.1:{proxy.port}/ws",
         cookie=session_cookie(proxy),
         origin=proxy.base_url,
-        sslopt={"ca_certs": str(proxy.edge.ca_file)},
+        sslopt={"ca_certs": ca_file(proxy)},
         timeout=10,
     )
     try:
