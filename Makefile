@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit tools bench chaos $(PYTEST_ARGS)
 
 # ruff, then mypy on the folders and with the strictness [tool.mypy] in pyproject.toml names.
 lint: $(STAMP)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from tests.e2e.launched import ROOT, launch, page_answers
-from tests.waiting import wait_for
+from tools.harness.launched import ROOT, launch, page_answers
+from tools.harness.waiting import wait_for
 
 
 def _outage(port: int, cause: Callable[[], object]) -> float:

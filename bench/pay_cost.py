@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import sales_ledger
-from tests.harness import System
-from tests.waiting import wait_for
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 RECEIVED = re.compile(r"Task (orderwire\.[\w.]+)\[[^\]]*\] received")
 ORDER = {"customer_name": "Bench", "lines": [{"product": "tea", "quantity": 1, "unit_price": "2"}]}
@@ -53,14 +53,14 @@ def main() -> None:
         browser = system.new_session()
 
         def send(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            answer = system.post(browser, path, body)
+            answer = system.api(browser).post(path, body)
             assert answer.status_code == 202, answer.text
             return answer.json()
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             placed = list(pool.map(lambda _: send("/api/orders", ORDER), range(args.orders)))
             for answer in placed:
-                system.wait_until_final(browser, answer["request_id"], timeout=120)
+                system.api(browser).wait_until_final(answer["request_id"], timeout=120)
             tasks_before = tasks_received(system.logs / "worker.log")
             processes = ["web", "worker", "relay"]
             cpu_before = cpu_seconds(system, processes)
@@ -68,7 +68,7 @@ def main() -> None:
                 lambda answer: send(f"/api/orders/{answer['order_id']}/pay", {}), placed
             ))
         for answer in paid:
-            system.wait_until_final(browser, answer["request_id"], timeout=120)
+            system.api(browser).wait_until_final(answer["request_id"], timeout=120)
 
         def booked() -> int:
             with engine.connect() as connection:

@@ -1,6 +1,6 @@
 """The systems under test, started as real processes: orderwire, the tutorial, bare Celery.
 
-Reuses the end-to-end harness (tests/harness.py): gunicorn with gevent, Celery
+Reuses the end-to-end harness (tools/harness/system.py): gunicorn with gevent, Celery
 workers, the relay and a private Redis, with SQLite in a temporary directory. If
 DATABASE_URL names PostgreSQL, the run gets a private schema there, dropped after.
 Beside orderwire run the tutorial implementation (bench/tutorial/: its own gunicorn,
@@ -22,9 +22,9 @@ from bench.noop_app import NOOP_QUEUE
 from bench.tutorial.tasks import TUTORIAL_QUEUE
 from orderwire.db.engine import make_engine
 from orderwire.local_redis import free_port
-from tests import databases
-from tests.harness import BIN, System
-from tests.waiting import wait_for
+from tools.harness import databases
+from tools.harness.system import BIN, System
+from tools.harness.waiting import wait_for
 
 CELERY_WORKERS = ("worker", "noop", "tutorial")
 # Redis databases: orderwire keeps 0 (the harness's URL), the others get their own.

@@ -13,7 +13,7 @@
    dies of it anyway is reported (and restarted, so the run goes on);
 5. a database outage of `db_outage` seconds while reads and writes go on (SQLite: an
    exclusive lock held from outside; PostgreSQL: the server unreachable, every
-   connection reset and new ones refused, through chaos/db_proxy.py; then, as before,
+   connection reset and new ones refused, through tools/harness/proxy.py; then, as before,
    every table locked and orderwire's connections terminated);
 6. a relay crash between publishing and marking: with the relay stopped, a worker
    that dies right after each commit, before its fast path publishes, leaves committed
@@ -49,7 +49,7 @@ from orderwire.db.tables import commands, events
 from orderwire.outbox.deliveries.status import subscriber_status
 from orderwire.outbox.deliveries.subscriptions import subscriptions_from
 from orderwire.outbox.keys import PUBLISHED_IDS
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 
 @dataclass

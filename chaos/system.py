@@ -3,7 +3,7 @@
 The sweeper runs on short clocks here (accepted after 2 s, running after 5 s) so
 that commands lost with a killed worker or a restarted Redis come back quickly.
 On PostgreSQL the processes reach the database through a loopback proxy
-(chaos/db_proxy.py), so an outage can take it away from them alone.
+(tools/harness/proxy.py), so an outage can take it away from them alone.
 """
 
 import os
@@ -19,10 +19,10 @@ import psutil
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from chaos.db_proxy import DatabaseProxy
 from orderwire.db.engine import make_engine
-from tests import databases
-from tests.harness import BIN, System
+from tools.harness import databases
+from tools.harness.proxy import Proxy
+from tools.harness.system import BIN, System
 
 SECRET_KEY = "chaos-only-secret-key-" + "x" * 16
 CHAOS_ENV = {
@@ -42,10 +42,10 @@ APPLICATION_NAME = "orderwire-chaos"
 class ChaosSystem(System):
     def __init__(self, workdir: Path, database_url: str, **kwargs: Any) -> None:
         self.direct_database_url = database_url  # what the checks read, never cut off
-        self.proxy: DatabaseProxy | None = None
+        self.proxy: Proxy | None = None
         if database_url.startswith("postgresql"):
             url = make_url(database_url)
-            self.proxy = DatabaseProxy(url.host or "127.0.0.1", url.port or 5432).start()
+            self.proxy = Proxy((url.host or "127.0.0.1", url.port or 5432)).start()
             database_url = url.set(host="127.0.0.1", port=self.proxy.port).render_as_string(
                 hide_password=False
             )
@@ -168,7 +168,9 @@ class ChaosSystem(System):
         reset, new ones refused (the proxy). SQLite has no server to lose: locked instead."""
         if self.proxy is None:
             return self.lock_database(seconds)
-        return self.proxy.outage(seconds)
+        dropped = self.proxy.outage(seconds)
+        return (f"PostgreSQL unreachable {seconds:g} s "
+                f"({dropped} connections reset, new ones refused)")
 
 
 def _lock_sqlite(path: str, seconds: float) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
-from tests.databases import private_schema
+from tools.harness.databases import private_schema
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 

@@ -9,12 +9,7 @@ from sqlalchemy import Engine, func, select
 from orderwire.db import command_log
 from orderwire.db.command_log import NewCommand
 from orderwire.db.tables import commands, events, orders
-
-LINES = [{"product": "tea", "quantity": 2, "unit_price": "1.25"}]
-
-
-def place_order_payload(order_id: str | None = None, name: str = "Ada") -> dict[str, Any]:
-    return {"order_id": order_id or str(uuid.uuid4()), "customer_name": name, "lines": LINES}
+from tests.payloads import a_key
 
 
 def record_command(
@@ -28,7 +23,7 @@ def record_command(
     """Store an accepted command as the web does before its 202 (without enqueueing it);
     returns its command id, what a worker task is given."""
     new = NewCommand(
-        request_id=request_id or f"test-{uuid.uuid4()}",
+        request_id=request_id or a_key("test"),
         command=command,
         payload=payload,
         fingerprint=uuid.uuid4().hex,

@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.harness import ROOT, System
-from tests.waiting import wait_for
+from tests.payloads import a_line
+from tools.harness.system import ROOT, System
+from tools.harness.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -34,6 +35,8 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 """
 PHONE = {"width": 390, "height": 844}
+# The line the page tests\' orders carry (the notification text shows its 40.00).
+LOOM = a_line("Loom", 1, "40.00")
 
 
 def status_after_reload(page: Any) -> str | None:
@@ -115,8 +118,3 @@ class Tab:
         path = SCREENSHOTS / name
         self.page.screenshot(path=str(path), full_page=full_page, animations="disabled")
         return path
-
-
-def order_body(name: str = "Ada Lovelace", price: str = "40.00") -> dict[str, Any]:
-    line = {"product": "Loom", "quantity": 1, "unit_price": price}
-    return {"customer_name": name, "lines": [line]}

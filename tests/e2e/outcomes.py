@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, orders
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 
 def assert_each_command_ended_once(database_url: str, accepted_orders: set[str]) -> int:

@@ -4,45 +4,17 @@ silently drop the rest). Also the answers a real server gives for ids it cannot 
 
 import http.client
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from orderwire.db.engine import make_engine
-from orderwire.db.tables import metadata
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.payloads import a_line, order_body
+from tools.harness.system import System
 
 pytestmark = pytest.mark.e2e
 
 LIMIT = 64 * 1024
-ORDER = {"customer_name": "Ada", "lines": [{"product": "tea", "quantity": 1,
-                                           "unit_price": "1.00"}]}
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """gunicorn alone (and its Redis and database): nothing here needs a worker."""
-    system = System(tmp_path_factory.mktemp("limits"))
-    system.redis.start()
-    engine = make_engine(system.database_url)
-    metadata.create_all(engine)
-    engine.dispose()
-    system.start_web()
-    try:
-        wait_for(lambda: _answers(system), timeout=30, what="gunicorn to answer /healthz")
-        yield system
-    finally:
-        system.stop()
-        system.redis.stop()
-
-
-def _answers(system: System) -> bool:
-    try:
-        return requests.get(f"{system.base_url}/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+ORDER = order_body("Ada", a_line("tea", 1, "1.00"))
 
 
 def chunked_post(system: System, path: str, pieces: list[bytes],
@@ -59,41 +31,42 @@ def chunked_post(system: System, path: str, pieces: list[bytes],
 
 
 def test_a_chunked_body_over_64_kib_is_413_even_when_its_start_is_valid_json(
-    web: System,
+    system: System,
 ) -> None:
     # The attack: valid JSON, then 70 KB of spaces, sent in chunks.
     start = json.dumps(ORDER).encode()
-    status, body = chunked_post(web, "/api/orders", [start] + [b" " * 7000] * 10)
+    status, body = chunked_post(system, "/api/orders", [start] + [b" " * 7000] * 10)
     assert status == 413
     assert json.loads(body)["error"]["code"] == "payload_too_large"
 
 
-def test_a_chunked_body_within_the_limit_is_read_whole(web: System) -> None:
+def test_a_chunked_body_within_the_limit_is_read_whole(system: System) -> None:
     start = json.dumps(ORDER).encode()
     padding = LIMIT - len(start)
-    status, body = chunked_post(web, "/api/orders", [start, b" " * (padding // 2),
+    status, body = chunked_post(system, "/api/orders", [start, b" " * (padding // 2),
                                                      b" " * (padding - padding // 2)])
     assert status == 202, body
     assert json.loads(body)["command"] == "PlaceOrder"
 
 
-def test_a_body_with_a_content_length_over_64_kib_is_413(web: System) -> None:
+def test_a_body_with_a_content_length_over_64_kib_is_413(system: System) -> None:
     raw = json.dumps(ORDER).encode() + b" " * LIMIT
-    answer = requests.post(f"{web.base_url}/api/orders", data=raw, timeout=30,
+    answer = requests.post(f"{system.base_url}/api/orders", data=raw, timeout=30,
                            headers={"Content-Type": "application/json"})
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "payload_too_large"
 
 
-def test_a_chunked_form_over_64_kib_is_413(web: System) -> None:
-    status, _ = chunked_post(web, "/orders", [b"customer_name=" + b"a" * 1000] + [b"a" * 7000] * 10,
+def test_a_chunked_form_over_64_kib_is_413(system: System) -> None:
+    pieces = [b"customer_name=" + b"a" * 1000] + [b"a" * 7000] * 10
+    status, _ = chunked_post(system, "/orders", pieces,
                              content_type="application/x-www-form-urlencoded")
     assert status == 413
 
 
 @pytest.mark.parametrize("path", ["/api/orders/%00", "/api/orders/%00/events",
                                   "/api/commands/%00", "/orders/%00"])
-def test_a_nul_byte_in_a_path_is_404_from_the_real_server(web: System, path: str) -> None:
+def test_a_nul_byte_in_a_path_is_404_from_the_real_server(system: System, path: str) -> None:
     session = requests.Session()
-    session.get(f"{web.base_url}/", timeout=10)
-    assert session.get(f"{web.base_url}{path}", timeout=10).status_code == 404
+    session.get(f"{system.base_url}/", timeout=10)
+    assert session.get(f"{system.base_url}{path}", timeout=10).status_code == 404

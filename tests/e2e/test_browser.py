@@ -6,7 +6,6 @@ land in bench-results/screenshots/ (git-ignored) for a person to look at.
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +13,11 @@ import pytest
 import requests
 
 from orderwire.local_redis import free_port
-from tests.e2e.browser import HOSTILE, LIVE, Tab, order_body, status_after_reload
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.e2e.browser import HOSTILE, LIVE, LOOM, Tab, status_after_reload
+from tests.payloads import a_key, order_body
+from tools.harness.api_client import ApiClient
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -72,8 +73,8 @@ def test_shipping_an_unpaid_order_shows_the_refusal_next_to_that_order(tab: Tab)
 
     page = tab.open()
     tab.wait_live()
-    first = tab.api("/api/orders", order_body("First customer"))["order_id"]
-    unpaid = tab.api("/api/orders", order_body("Unpaid customer"))["order_id"]
+    first = tab.api("/api/orders", order_body("First customer", LOOM))["order_id"]
+    unpaid = tab.api("/api/orders", order_body("Unpaid customer", LOOM))["order_id"]
     expect(tab.row(unpaid).locator(".badge")).to_have_text("placed", timeout=LIVE)
 
     tab.api(f"/api/orders/{unpaid}/ship", {})
@@ -100,7 +101,7 @@ def test_cancelling_from_the_list_asks_for_a_reason_and_works_by_keyboard(tab: T
 
     page = tab.open()
     tab.wait_live()
-    order_id = tab.api("/api/orders", order_body("Keyboard user"))["order_id"]
+    order_id = tab.api("/api/orders", order_body("Keyboard user", LOOM))["order_id"]
     row = tab.row(order_id)
     expect(row.locator(".badge")).to_have_text("placed", timeout=LIVE)
 
@@ -189,7 +190,7 @@ def test_the_page_reconnects_and_shows_what_happened_while_its_server_was_away(
 
     page = tab.open()
     tab.wait_live()
-    order_id = tab.api("/api/orders", order_body("Patient customer"))["order_id"]
+    order_id = tab.api("/api/orders", order_body("Patient customer", LOOM))["order_id"]
     expect(tab.row(order_id).locator(".badge")).to_have_text("placed", timeout=LIVE)
     expect(page.locator("#notifications li")).to_have_count(1, timeout=LIVE)
 
@@ -204,12 +205,11 @@ def test_the_page_reconnects_and_shows_what_happened_while_its_server_was_away(
         customer = requests.Session()
         for cookie in tab.context.cookies():
             customer.cookies.set(cookie["name"], cookie["value"])
-        key = f"pay-{uuid.uuid4()}"
-        answer = customer.post(f"{other}/api/orders/{order_id}/pay", data="{}", timeout=10,
-                               headers={"Content-Type": "application/json", "Idempotency-Key": key})
+        key = a_key("pay")
+        api = ApiClient(customer, other)
+        answer = api.post(f"/api/orders/{order_id}/pay", {}, key=key)
         assert answer.status_code == 202, answer.text
-        wait_for(lambda: customer.get(f"{other}/api/commands/{key}", timeout=5).json()["status"]
-                 == "succeeded", timeout=30, what="the payment to succeed")
+        assert api.wait_until_final(key, timeout=30)["status"] == "succeeded"
         assert page.locator("#connection").get_attribute("data-state") == "reconnecting"
         assert tab.row(order_id).locator(".badge").text_content() == "placed"
 

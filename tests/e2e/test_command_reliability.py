@@ -24,16 +24,12 @@ from orderwire.db.command_log import NewCommand
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import events, orders
 from orderwire.task_queue import create_celery
-from tests.e2e.live_tools import session_id_of
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.live_tools import session_id_of
+from tests.payloads import ORDER, a_key, a_line, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +91,7 @@ def executions(system: System, request_id: str) -> int:
 
 
 def place(system: System, browser: requests.Session, key: str | None = None) -> dict[str, Any]:
-    answer = system.post(browser, "/api/orders", ORDER, key=key or f"e2e-{uuid.uuid4()}")
+    answer = system.api(browser).post("/api/orders", ORDER, key=key or a_key("e2e"))
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -123,7 +119,7 @@ def test_twenty_concurrent_posts_with_one_key_make_one_command_and_one_order(
     system: System, database: Engine
 ) -> None:
     browser = system.new_session()
-    key = f"e2e-{uuid.uuid4()}"
+    key = a_key("e2e")
     start = threading.Barrier(20)
     answers: list[requests.Response] = []
 
@@ -152,7 +148,7 @@ def test_twenty_concurrent_posts_with_one_key_make_one_command_and_one_order(
     replayed = [answer.headers.get("Idempotent-Replayed") for answer in answers]
     assert replayed.count("true") == 19 and replayed.count(None) == 1
 
-    assert system.wait_until_final(browser, key)["status"] == "succeeded"
+    assert system.api(browser).wait_until_final(key)["status"] == "succeeded"
     [order_id] = order_ids
     assert order_events(system, browser, order_id) == ["OrderPlaced"]
     assert_placed_exactly_once(database, order_id)
@@ -167,11 +163,11 @@ def test_the_same_task_delivered_twice_places_one_order(
 
     # A duplicate while the first delivery may still be running, and one after it finished.
     celery.send_task("orderwire.PlaceOrder", args=[key], task_id=key)
-    assert system.wait_until_final(browser, key)["status"] == "succeeded"
+    assert system.api(browser).wait_until_final(key)["status"] == "succeeded"
     celery.send_task("orderwire.PlaceOrder", args=[key], task_id=key)
 
     wait_for(lambda: executions(system, key) >= 3, timeout=30, what="all three deliveries to run")
-    status = system.command(browser, key)
+    status = system.api(browser).command(key)
     assert status["status"] == "succeeded" and status["attempts"] == 1
     assert order_events(system, browser, accepted["order_id"]) == ["OrderPlaced"]
     assert_placed_exactly_once(database, accepted["order_id"])
@@ -181,12 +177,8 @@ def test_a_command_recorded_but_never_enqueued_is_sent_by_the_sweeper(
     system: System, database: Engine
 ) -> None:
     browser = system.new_session()
-    key, order_id = f"e2e-{uuid.uuid4()}", str(uuid.uuid4())
-    payload = {
-        "order_id": order_id,
-        "customer_name": "Grace Hopper",
-        "lines": [{"product": "compiler", "quantity": 1, "unit_price": "10.00"}],
-    }
+    key, order_id = a_key("e2e"), str(uuid.uuid4())
+    payload = order_body("Grace Hopper", a_line("compiler", 1, "10.00"), order_id=order_id)
     with database.begin() as connection:  # as the web does before its 202, then "crashes"
         command_log.record(
             connection,
@@ -194,7 +186,7 @@ def test_a_command_recorded_but_never_enqueued_is_sent_by_the_sweeper(
                        order_id),
         )
 
-    assert system.wait_until_final(browser, key, timeout=40)["status"] == "succeeded"
+    assert system.api(browser).wait_until_final(key, timeout=40)["status"] == "succeeded"
     assert order_events(system, browser, order_id) == ["OrderPlaced"]
     assert_placed_exactly_once(database, order_id)
 
@@ -205,9 +197,9 @@ def test_command_rejected_reaches_the_senders_websocket_when_shipping_an_unpaid_
     browser = system.new_session()
     with system.websocket(browser) as live:
         accepted = place(system, browser)
-        assert system.wait_until_final(browser, accepted["request_id"])["status"] == "succeeded"
-        key = f"e2e-{uuid.uuid4()}"
-        answer = system.post(browser, f"/api/orders/{accepted['order_id']}/ship", {}, key=key)
+        assert system.api(browser).wait_until_final(accepted["request_id"])["status"] == "succeeded"
+        key = a_key("e2e")
+        answer = system.api(browser).post(f"/api/orders/{accepted['order_id']}/ship", {}, key=key)
         assert answer.status_code == 202
 
         rejected = live.wait_for_event(
@@ -220,7 +212,7 @@ def test_command_rejected_reaches_the_senders_websocket_when_shipping_an_unpaid_
         "message": "an order must be paid before it ships",
         "order_id": accepted["order_id"],
     }
-    status = system.command(browser, key)
+    status = system.api(browser).command(key)
     assert status["status"] == "rejected" and status["error"]["code"] == "order_not_paid"
 
 
@@ -244,7 +236,7 @@ def test_command_failed_reaches_the_senders_websocket_when_the_system_gives_up(
 
     assert failed["data"]["command"] == "PlaceOrder"
     assert failed["data"]["code"] == "attempts_exhausted"
-    status = system.command(browser, key)
+    status = system.api(browser).command(key)
     assert status["status"] == "failed" and status["attempts"] == 3
     answer = browser.get(f"{system.base_url}/api/orders/{accepted['order_id']}", timeout=5)
     assert answer.status_code == 404
@@ -252,7 +244,7 @@ def test_command_failed_reaches_the_senders_websocket_when_the_system_gives_up(
 
 def wait_inside_the_transaction(system: System, worker: str, browser: requests.Session,
                                 key: str) -> None:
-    wait_for(lambda: system.command(browser, key)["status"] == "running", timeout=30,
+    wait_for(lambda: system.api(browser).command(key)["status"] == "running", timeout=30,
              what="the command to be running")
     wait_for(
         lambda: any(
@@ -281,7 +273,7 @@ def test_a_worker_child_killed_inside_the_transaction_gets_its_message_back(
 
         os.kill(child, signal.SIGKILL)
 
-        status = system.wait_until_final(browser, key, timeout=60)
+        status = system.api(browser).wait_until_final(key, timeout=60)
     finally:
         system.start_relay_process()
         replace_workers(system)
@@ -303,13 +295,13 @@ def test_a_whole_worker_killed_inside_the_transaction_is_rescued_by_the_sweeper(
     wait_inside_the_transaction(system, worker, browser, key)
 
     system.stop_process(worker, sig=signal.SIGKILL)  # the parent and its child, at once
-    assert system.command(browser, key)["status"] == "running"
+    assert system.api(browser).command(key)["status"] == "running"
     no_order = browser.get(f"{system.base_url}/api/orders/{accepted['order_id']}", timeout=5)
     assert no_order.status_code == 404  # the killed transaction left nothing behind
 
     system.workers = []  # type: ignore[attr-defined]
     replace_workers(system)
-    status = system.wait_until_final(browser, key, timeout=60)
+    status = system.api(browser).wait_until_final(key, timeout=60)
 
     assert status["status"] == "succeeded" and status["attempts"] >= 2
     assert order_events(system, browser, accepted["order_id"]) == ["OrderPlaced"]

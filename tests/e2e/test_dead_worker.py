@@ -20,7 +20,7 @@ from tests.e2e.test_command_reliability import (
     place,
     wait_inside_the_transaction,
 )
-from tests.harness import System
+from tools.harness.system import System
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def test_a_dead_worker_s_command_runs_again_within_30_s_and_only_once(
     # 25 s: longer than the lease, so without renewals the sweeper would have taken it.
     alive_until = time.monotonic() + 25
     while time.monotonic() < alive_until:
-        status = system.command(browser, key)
+        status = system.api(browser).command(key)
         assert status["status"] == "running" and status["attempts"] == 1, status
         time.sleep(0.5)
     assert not requeued(system, key), "the sweeper took a command from a live worker"
@@ -66,7 +66,7 @@ def test_a_dead_worker_s_command_runs_again_within_30_s_and_only_once(
     system.stop_process("worker", sig=signal.SIGKILL)  # the whole host's worker, at once
     killed_at = time.monotonic()
     system.start_worker("rescuer", env={"ORDERWIRE_FAULTS": ""})
-    status = system.wait_until_final(browser, key, timeout=40)
+    status = system.api(browser).wait_until_final(key, timeout=40)
     rescued_after = time.monotonic() - killed_at
 
     assert rescued_after < 30, f"took {rescued_after:.1f} s"

@@ -3,7 +3,6 @@ PSUBSCRIBE orderwire.events.* client sees every committed event, each order's in
 and a failing after-commit subscriber is retried by the relay without touching the command."""
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,18 +24,17 @@ from orderwire.db.tables import (
     subscriber_positions,
 )
 from tests.conftest import database_backends
-from tests.harness import System
-from tests.listening import PatternListener
-from tests.waiting import wait_for
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.listening import PatternListener
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 FINAL = ("succeeded", "rejected", "failed")
 
 
-def an_order(name: str = "Ada") -> dict[str, Any]:
-    line = {"product": "tea", "quantity": 2, "unit_price": "1.25"}
-    return {"customer_name": name, "lines": [line]}
+TEA = a_line("tea", 2, "1.25")
 
 
 @pytest.fixture(scope="module", params=database_backends())
@@ -70,7 +68,7 @@ def listener(system: System) -> Iterator[PatternListener]:
 
 
 def send(system: System, browser: requests.Session, path: str, body: dict) -> dict[str, Any]:
-    answer = system.post(browser, path, body, key=f"ev-{uuid.uuid4()}")
+    answer = system.api(browser).post(path, body, key=a_key("ev"))
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -118,7 +116,7 @@ def test_each_orders_events_arrive_in_version_order_under_concurrent_commands(
     system: System, engine: Engine, listener: PatternListener
 ) -> None:
     browser = system.new_session()
-    placed = send_all(system, browser, [("/api/orders", an_order()) for _ in range(6)])
+    placed = send_all(system, browser, [("/api/orders", order_body("Ada", TEA)) for _ in range(6)])
     order_ids = [answer["order_id"] for answer in placed]
     wait_until_all_final(engine, [answer["request_id"] for answer in placed])
     racing = [
@@ -140,7 +138,7 @@ def test_each_orders_events_arrive_in_version_order_under_concurrent_commands(
         if envelope["aggregate_id"] in order_ids:
             versions[envelope["aggregate_id"]].append(envelope["aggregate_version"])
     for order_id in order_ids:
-        stored = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
+        stored = system.api(browser).order(order_id)
         assert versions[order_id] == list(range(1, stored["version"] + 1)), order_id
         assert stored["version"] >= 2  # something raced with the placing's successor
 
@@ -149,7 +147,8 @@ def test_a_subscriber_sees_every_event_of_200_commands(
     system: System, engine: Engine, listener: PatternListener
 ) -> None:
     browser = system.new_session()
-    placed = send_all(system, browser, [("/api/orders", an_order(f"n{i}")) for i in range(50)])
+    orders = [("/api/orders", order_body(f"n{i}", TEA)) for i in range(50)]
+    placed = send_all(system, browser, orders)
     wait_until_all_final(engine, [answer["request_id"] for answer in placed])
     follow_ups = []
     for number, answer in enumerate(placed):
@@ -186,13 +185,13 @@ def test_a_failing_after_commit_subscriber_is_retried_by_the_relay_without_touch
     with System(tmp_path, env=flaky) as system:
         engine = make_engine(system.database_url)
         browser = system.new_session()
-        place = send(system, browser, "/api/orders", an_order())
+        place = send(system, browser, "/api/orders", order_body("Ada", TEA))
         order_id = place["order_id"]
-        system.wait_until_final(browser, place["request_id"])
+        system.api(browser).wait_until_final(place["request_id"])
         pay = send(system, browser, f"/api/orders/{order_id}/pay", {})["request_id"]
 
-        assert system.wait_until_final(browser, pay)["status"] == "succeeded"
-        order = browser.get(f"{system.base_url}/api/orders/{order_id}", timeout=5).json()
+        assert system.api(browser).wait_until_final(pay)["status"] == "succeeded"
+        order = system.api(browser).order(order_id)
         assert order["status"] == "paid"
         notes = browser.get(f"{system.base_url}/api/notifications", timeout=5).json()
         assert len(notes["notifications"]) == 2  # the in-transaction subscriber did its part
@@ -218,7 +217,7 @@ def test_a_failing_after_commit_subscriber_is_retried_by_the_relay_without_touch
         wait_for(lambda: _ledger_position(engine)[0] >= _payment_seq(engine), timeout=30,
                  what="the ledger's position to move past the payment")
         assert _ledger_position(engine)[1] == 0
-        assert system.command(browser, pay)["status"] == "succeeded"
+        assert system.api(browser).command(pay)["status"] == "succeeded"
         engine.dispose()
 
 

@@ -13,17 +13,17 @@ import redis
 import requests
 from sqlalchemy import Engine, func, select
 
+from orderwire.command_status import FINAL
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events
 from orderwire.feed.names import FEED_STREAM
 from tests.conftest import database_backends
-from tests.harness import System
 from tests.integration.feed.helpers import TailProcess, in_order_per_order
-from tests.waiting import wait_for
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-
-FINAL = ("succeeded", "rejected", "failed")
 
 
 @pytest.fixture(params=database_backends())
@@ -45,7 +45,7 @@ def engine(system: System) -> Iterator[Engine]:
 
 def send_all(system: System, browser: requests.Session, sends: list[tuple[str, dict]]) -> list[str]:
     def send(path: str, body: dict) -> str:
-        answer = system.post(browser, path, body, key=f"feed-{uuid.uuid4()}")
+        answer = system.api(browser).post(path, body, key=a_key("feed"))
         assert answer.status_code == 202, answer.text
         return answer.json()["request_id"]
 
@@ -86,10 +86,10 @@ def test_a_consumer_stopped_while_1000_commands_ran_gets_every_event_once_in_ord
 
     browser = system.new_session()
     order_ids = [str(uuid.uuid4()) for _ in range(400)]
-    line = {"product": "tea", "quantity": 1, "unit_price": "2.50"}
+    line = a_line("tea", 1, "2.50")
     request_ids: list[str] = []
     placing = [
-        ("/api/orders", {"order_id": order_id, "customer_name": "Ada", "lines": [line]})
+        ("/api/orders", order_body("Ada", line, order_id=order_id))
         for order_id in order_ids
     ]
     for step in (placing, [(f"/api/orders/{o}/pay", {}) for o in order_ids[:300]],
@@ -133,10 +133,10 @@ def test_redis_crashing_with_aof_loses_no_event_it_acknowledged_and_the_consumer
         consumer = TailProcess(system.redis.url, "billing", "--consumer", "billing-1")
         try:
             browser = system.new_session()
-            line = {"product": "tea", "quantity": 1, "unit_price": "2.50"}
+            line = a_line("tea", 1, "2.50")
             order_ids = [str(uuid.uuid4()) for _ in range(60)]
             before = send_all(system, browser, [
-                ("/api/orders", {"order_id": order_id, "customer_name": "Ada", "lines": [line]})
+                ("/api/orders", order_body("Ada", line, order_id=order_id))
                 for order_id in order_ids
             ])
             system.redis.kill()  # a crash, commands in flight: the AOF is all that is left
@@ -166,7 +166,7 @@ def test_redis_crashing_with_aof_loses_no_event_it_acknowledged_and_the_consumer
 def accepted(system: System, browser: requests.Session, order_id: str) -> str | None:
     """The request id of a PayOrder the web accepted (202), or None while it answers 503."""
     try:
-        answer = system.post(browser, f"/api/orders/{order_id}/pay", {}, key=f"pay-{order_id}")
+        answer = system.api(browser).post(f"/api/orders/{order_id}/pay", {}, key=f"pay-{order_id}")
     except requests.RequestException:
         return None
     return answer.json()["request_id"] if answer.status_code == 202 else None

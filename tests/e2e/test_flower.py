@@ -15,9 +15,10 @@ from redis import Redis
 from orderwire.db import command_log
 from orderwire.local_redis import free_port
 from tests.e2e.browser import DESKTOP, SCREENSHOTS
-from tests.e2e.live_tools import session_id_of
-from tests.harness import BIN, ROOT, System
-from tests.waiting import wait_for
+from tests.live_tools import session_id_of
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.system import BIN, ROOT, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +70,10 @@ def flower(system: System) -> Iterator[Flower]:
 def run_command(system: System, customer_name: str) -> tuple[str, str]:
     """Place an order and wait for it; (its request id, its command id)."""
     browser = system.new_session()
-    key = f"flower-{uuid.uuid4()}"
-    order = {
-        "customer_name": customer_name,
-        "lines": [{"product": "difference engine", "quantity": 1, "unit_price": "10.00"}],
-    }
-    assert system.post(browser, "/api/orders", order, key=key).status_code == 202
-    assert system.wait_until_final(browser, key)["status"] == "succeeded"
+    key = a_key("flower")
+    order = order_body(customer_name, a_line("difference engine", 1, "10.00"))
+    assert system.api(browser).post("/api/orders", order, key=key).status_code == 202
+    assert system.api(browser).wait_until_final(key)["status"] == "succeeded"
     return key, command_log.command_id(session_id_of(browser), key)
 
 
@@ -135,12 +133,11 @@ def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_aga
     system: System, flower: Flower
 ) -> None:
     browser = system.new_session()
-    order_id = system.post(browser, "/api/orders", {
-        "customer_name": "Unpaid", "lines": [{"product": "p", "quantity": 1, "unit_price": "1"}],
-    }).json()["order_id"]
-    key = f"ship-unpaid-{uuid.uuid4()}"
-    assert system.post(browser, f"/api/orders/{order_id}/ship", {}, key=key).status_code == 202
-    assert system.wait_until_final(browser, key)["status"] == "rejected"
+    unpaid = order_body("Unpaid", a_line("p", 1, "1"))
+    order_id = system.api(browser).post("/api/orders", unpaid).json()["order_id"]
+    key = a_key("ship-unpaid")
+    assert system.api(browser).post(f"/api/orders/{order_id}/ship", {}, key=key).status_code == 202
+    assert system.api(browser).wait_until_final(key)["status"] == "rejected"
 
     task = task_seen_by(flower, key, state="COMMAND_REJECTED")
     assert task["name"] == "orderwire.ShipOrder"
@@ -151,7 +148,7 @@ def test_a_rejected_command_is_rejected_in_flower_acknowledged_and_never_run_aga
     wait_for(lambda: not [m for m in redis.hvals("unacked") if key.encode() in m],
              timeout=15, what="the rejected command's message to be acknowledged")
     assert not [m for m in redis.lrange("celery", 0, -1) if key.encode() in m]
-    assert system.command(browser, key)["attempts"] == 1
+    assert system.api(browser).command(key)["attempts"] == 1
     # A command that succeeds is still SUCCESS next to it.
     task_seen_by(flower, run_command(system, "Next customer")[0])
 
@@ -167,11 +164,10 @@ def test_a_command_that_gave_up_is_command_failed_in_flower_not_success(
     try:
         system.wait_for_worker(faulty)
         browser = system.new_session()
-        key = f"gives-up-{uuid.uuid4()}"
-        order = {"customer_name": "Unlucky",
-                 "lines": [{"product": "p", "quantity": 1, "unit_price": "3"}]}
-        assert system.post(browser, "/api/orders", order, key=key).status_code == 202
-        assert system.wait_until_final(browser, key)["status"] == "failed"
+        key = a_key("gives-up")
+        order = order_body("Unlucky", a_line("p", 1, "3"))
+        assert system.api(browser).post("/api/orders", order, key=key).status_code == 202
+        assert system.api(browser).wait_until_final(key)["status"] == "failed"
         task = task_seen_by(flower, key, state="COMMAND_FAILED")
         assert task["name"] == "orderwire.PlaceOrder"
     finally:
@@ -190,11 +186,11 @@ def test_flowers_task_table_shows_state_and_runtime_at_1280_pixels(
     # delivers them from the outbox.)
     browser = system.new_session()
     longest_key = "k" * 128
-    order = {"customer_name": "Wide", "lines": [{"product": "p", "quantity": 1, "unit_price": "2"}]}
-    order_id = system.post(browser, "/api/orders", order, key=longest_key).json()["order_id"]
+    order = order_body("Wide", a_line("p", 1, "2"))
+    order_id = system.api(browser).post("/api/orders", order, key=longest_key).json()["order_id"]
     task_seen_by(flower, longest_key)
-    paid = f"pay-{uuid.uuid4()}"
-    system.post(browser, f"/api/orders/{order_id}/pay", {}, key=paid)
+    paid = a_key("pay")
+    system.api(browser).post(f"/api/orders/{order_id}/pay", {}, key=paid)
     task_seen_by(flower, paid)
 
     context = chromium.new_context(viewport=DESKTOP, http_credentials={

@@ -5,19 +5,16 @@ import os
 import signal
 import struct
 import time
-import uuid
 
 import pytest
 
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ORDER = {
-    "customer_name": "Edsger Dijkstra",
-    "lines": [{"product": "semaphore", "quantity": 2, "unit_price": "3.00"}],
-}
+ORDER = order_body("Edsger Dijkstra", a_line("semaphore", 2, "3.00"))
 OPCODE_CLOSE = 0x8
 GOING_AWAY = 1001
 
@@ -45,8 +42,8 @@ def test_sigterm_to_a_worker_mid_command_lets_the_command_finish(tmp_path) -> No
     # Each command pauses 3 s inside its transaction: a window to stop the worker in.
     with System(tmp_path, env={"ORDERWIRE_FAULTS": "handler.start=sleep:3"}) as system:
         browser = system.new_session()
-        key = f"shutdown-{uuid.uuid4()}"
-        assert system.post(browser, "/api/orders", ORDER, key=key).status_code == 202
+        key = a_key("shutdown")
+        assert system.api(browser).post("/api/orders", ORDER, key=key).status_code == 202
         worker_log = system.logs / "worker.log"
         wait_for(
             lambda: any(
@@ -62,5 +59,5 @@ def test_sigterm_to_a_worker_mid_command_lets_the_command_finish(tmp_path) -> No
         worker.wait(60)
 
         assert worker.returncode == 0
-        assert system.command(browser, key)["status"] == "succeeded"
+        assert system.api(browser).command(key)["status"] == "succeeded"
         assert "Warm shutdown" in worker_log.read_text()

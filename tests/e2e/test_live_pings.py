@@ -6,8 +6,8 @@ Its own System, pinging every second, so that "stopped answering" shows in secon
 
 import pytest
 
-from tests.e2e.live_tools import RawWebSocket, publish_notes, session_id_of
-from tests.harness import System
+from tests.live_tools import RawWebSocket, publish_notes, session_id_of
+from tools.harness.system import System
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from orderwire.local_redis import free_port
-from tests.e2e.live_tools import publish_notes, read_until, session_id_of
-from tests.harness import LiveClient, System
-from tests.waiting import wait_for
+from tests.live_tools import publish_notes, read_until, session_id_of
+from tools.harness.system import LiveClient, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -7,30 +7,23 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import LIVE, Tab, order_body
-from tests.e2e.silent_proxy import SilentProxy
-from tests.harness import System
+from tests.e2e.browser import LIVE, LOOM, Tab
+from tests.e2e.conftest import SHARED_HEARTBEAT_SECONDS
+from tests.payloads import order_body
+from tools.harness.proxy import Proxy
+from tools.harness.system import System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-HEARTBEAT_SECONDS = 2
-
-
-@pytest.fixture(scope="module")
-def system(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    env = {"ORDERWIRE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
-    with System(tmp_path_factory.mktemp("silence"), env=env) as running:
-        yield running
-
 
 @pytest.fixture
-def proxy(system: System) -> Iterator[SilentProxy]:
-    with SilentProxy(system.port) as running:
+def proxy(system: System) -> Iterator[Proxy]:
+    with Proxy(("127.0.0.1", system.port)) as running:
         yield running
 
 
 def test_a_socket_that_goes_silent_is_dropped_and_resumed_with_nothing_missed(
-    chromium: Any, system: System, proxy: SilentProxy
+    chromium: Any, system: System, proxy: Proxy
 ) -> None:
     from playwright.sync_api import expect
 
@@ -38,7 +31,7 @@ def test_a_socket_that_goes_silent_is_dropped_and_resumed_with_nothing_missed(
     try:
         page = tab.open()
         tab.wait_live()
-        order_id = tab.api("/api/orders", order_body("Sleepy laptop"))["order_id"]
+        order_id = tab.api("/api/orders", order_body("Sleepy laptop", LOOM))["order_id"]
         expect(tab.row(order_id).locator(".badge")).to_have_text("placed", timeout=LIVE)
 
         changes = len(tab.connection_states())
@@ -51,7 +44,8 @@ def test_a_socket_that_goes_silent_is_dropped_and_resumed_with_nothing_missed(
                           if state == "reconnecting")
         # Two heartbeat intervals of silence at most (the last frame came before the
         # freeze), not the minutes TCP would take; a second of slack for a busy machine.
-        assert noticed_at - frozen_at < 2 * HEARTBEAT_SECONDS * 1000 + 1000, noticed_at - frozen_at
+        silence = noticed_at - frozen_at
+        assert silence < 2 * SHARED_HEARTBEAT_SECONDS * 1000 + 1000, silence
         tab.wait_live()
         expect(tab.row(order_id).locator(".badge")).to_have_text("paid", timeout=LIVE)
         assert "after=" in tab.sockets[-1]
@@ -66,7 +60,7 @@ def test_going_offline_shows_reconnecting_at_once_and_coming_back_resumes(tab: T
 
     page = tab.open()
     tab.wait_live()
-    order_id = tab.api("/api/orders", order_body("Train tunnel"))["order_id"]
+    order_id = tab.api("/api/orders", order_body("Train tunnel", LOOM))["order_id"]
     expect(tab.row(order_id).locator(".badge")).to_have_text("placed", timeout=LIVE)
     changes = len(tab.connection_states())
 

@@ -13,16 +13,14 @@ import requests
 import websocket
 
 from orderwire.outbox.keys import LIVE_CHANNEL_PREFIX, session_stream
-from tests.e2e.live_tools import RawWebSocket, publish_notes, session_id_of
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.live_tools import RawWebSocket, publish_notes, session_id_of
+from tests.payloads import a_line, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ORDER = {
-    "customer_name": "Grace Hopper",
-    "lines": [{"product": "Compiler", "quantity": 2, "unit_price": "12.50"}],
-}
+ORDER = order_body("Grace Hopper", a_line("Compiler", 2, "12.50"))
 ALLOWED = "http://shop.example"
 
 
@@ -55,8 +53,8 @@ def ids(events: list[dict]) -> list[str]:
 def test_two_sessions_never_see_each_others_events(system: System) -> None:
     alice, bob = system.new_session(), system.new_session()
     with system.websocket(alice) as alices_live, system.websocket(bob) as bobs_live:
-        alices = system.post(alice, "/api/orders", ORDER).json()["order_id"]
-        bobs = system.post(bob, "/api/orders", ORDER).json()["order_id"]
+        alices = system.api(alice).post("/api/orders", ORDER).json()["order_id"]
+        bobs = system.api(bob).post("/api/orders", ORDER).json()["order_id"]
         alices_live.wait_for_event(lambda e: e["type"] == "NotificationCreated", timeout=30)
         bobs_live.wait_for_event(lambda e: e["type"] == "NotificationCreated", timeout=30)
         alices_live.collect_for(0.5)

@@ -1,27 +1,18 @@
 """One grep for a request id tells a command's whole story, across every process's JSON log."""
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.payloads import a_key, a_line, a_name, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ORDER = {
-    "customer_name": "Grace Hopper",
-    "lines": [{"product": "compiler", "quantity": 1, "unit_price": "12.50"}],
-}
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory):
-    with System(tmp_path_factory.mktemp("logging")) as running:
-        yield running
+ORDER = order_body("Grace Hopper", a_line("compiler", 1, "12.50"))
 
 
 def grep(logs: Path, needle: str) -> list[tuple[str, str]]:
@@ -49,13 +40,13 @@ def events(story: list[dict[str, Any]], process: str, name: str) -> list[dict[st
 
 def test_one_grep_for_a_request_id_tells_the_commands_whole_story(system: System) -> None:
     browser = system.new_session()
-    key = f"story-{uuid.uuid4()}"
+    key = a_key("story")
     with system.websocket(browser) as live:
-        assert system.post(browser, "/api/orders", ORDER, key=key).status_code == 202
+        assert system.api(browser).post("/api/orders", ORDER, key=key).status_code == 202
         placed = live.wait_for_event(
             lambda e: e["type"] == "OrderPlaced" and e["request_id"] == key, timeout=30
         )
-    assert system.wait_until_final(browser, key)["status"] == "succeeded"
+    assert system.api(browser).wait_until_final(key)["status"] == "succeeded"
 
     def complete() -> list[dict[str, Any]] | None:
         # Processes write at their own pace: the worker logs "finished" after its fast-path
@@ -88,11 +79,11 @@ def test_one_grep_for_a_request_id_tells_the_commands_whole_story(system: System
 
 def test_log_lines_never_carry_the_customers_order_details(system: System) -> None:
     browser = system.new_session()
-    key = f"private-{uuid.uuid4()}"
-    name = f"Customer {uuid.uuid4().hex[:8]}"
+    key = a_key("private")
+    name = a_name()
     with system.websocket(browser) as live:
         body = {**ORDER, "customer_name": name}
-        assert system.post(browser, "/api/orders", body, key=key).status_code == 202
+        assert system.api(browser).post("/api/orders", body, key=key).status_code == 202
         live.wait_for_event(lambda e: e["type"] == "OrderPlaced" and e["request_id"] == key)
     wait_for(
         lambda: events(story_of(system.logs, key), "web", "event.delivered"),

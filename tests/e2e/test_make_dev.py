@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.launched import ROOT, launch, page_answers, place_an_order_and_wait
-from tests.waiting import wait_for
+from tools.harness.launched import ROOT, launch, page_answers, place_an_order_and_wait
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from orderwire.local_redis import free_port
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

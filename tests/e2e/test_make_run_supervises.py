@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from orderwire.local_redis import free_port
-from tests.e2e.launched import (
+from tools.harness.launched import (
     BIN,
     ROOT,
     Launched,
@@ -28,7 +28,7 @@ from tests.e2e.launched import (
     place_an_order_and_wait,
     port_free,
 )
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

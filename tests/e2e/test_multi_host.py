@@ -1,7 +1,7 @@
 """Several hosts, one Redis, one database: a page's session made on host 1 streams from
 host 2; host 1's web and worker are killed mid-load; nothing is lost, nothing doubled.
 
-As root the two hosts are network namespaces (tests/hosts.py), each with its own
+As root the two hosts are network namespaces (tools/harness/hosts.py), each with its own
 address and its own gunicorn and Celery worker, sharing the machine's hostname as
 cloned hosts do; the relay, Redis and the clients are in the test's own namespace.
 Otherwise they are processes on loopback with ports of their own, and the test says
@@ -12,7 +12,6 @@ import contextlib
 import json
 import signal
 import threading
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,15 +21,16 @@ import requests
 import websocket
 
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.e2e.live_tools import placed_orders, read_until
 from tests.e2e.outcomes import assert_each_command_ended_once
-from tests.harness import BIN, LiveClient, System
-from tests.hosts import Host, Hosts
-from tests.waiting import wait_for
+from tests.live_tools import placed_orders, read_until
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.hosts import Host, Hosts
+from tools.harness.system import BIN, LiveClient, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ORDER = {"customer_name": "Ada", "lines": [{"product": "tea", "quantity": 1, "unit_price": "2"}]}
+ORDER = order_body("Ada", a_line("tea", 1, "2"))
 SECRET_KEY = "multi-host-test-key-shared-by-every-web-host"
 
 
@@ -127,7 +127,7 @@ class Page:
         self.accepted: list[str] = []  # order ids
 
     def place(self, hosts: list[Host]) -> None:
-        key = f"multi-{uuid.uuid4()}"
+        key = a_key("multi")
         for host in hosts:  # the same key again on the next host: one command at most
             try:
                 answer = requests.post(

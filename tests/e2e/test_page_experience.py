@@ -6,28 +6,22 @@ bench-results/screenshots/ (git-ignored); docs/screenshots/ holds copies for the
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.browser import LIVE, PHONE, Tab, order_body
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.e2e.browser import LIVE, LOOM, PHONE, Tab
+from tests.payloads import a_line, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-@pytest.fixture(scope="module")
-def system(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    with System(tmp_path_factory.mktemp("experience")) as running:
-        yield running
-
-
 def placed(tab: Tab, name: str, price: str = "40.00") -> str:
-    order_id = tab.api("/api/orders", order_body(name, price))["order_id"]
+    order_id = tab.api("/api/orders", order_body(name, a_line("Loom", 1, price)))["order_id"]
     from playwright.sync_api import expect
 
     expect(tab.row(order_id).locator(".badge")).to_have_text("placed", timeout=LIVE)
@@ -117,7 +111,7 @@ def test_orders_beyond_fifty_come_with_load_more(tab: Tab, system: System) -> No
 
     page = tab.open()
     tab.wait_live()
-    ids = [tab.api("/api/orders", order_body(f"Customer {n}"))["order_id"] for n in range(52)]
+    ids = [tab.api("/api/orders", order_body(f"Customer {n}", LOOM))["order_id"] for n in range(52)]
     expect(tab.row(ids[0]).locator(".badge")).to_have_text("placed", timeout=60_000)
     wait_for(lambda: tab.row(ids[-1]).locator(".badge").text_content() == "placed",
              timeout=60, what="the 52nd order to be placed")
@@ -126,7 +120,7 @@ def test_orders_beyond_fifty_come_with_load_more(tab: Tab, system: System) -> No
     rows = page.locator("#orders .order")
     expect(rows).to_have_count(50)
     more = page.get_by_role("link", name="Load more")
-    tab.api("/api/orders", order_body("Newest of all"))  # shifts the pages by one
+    tab.api("/api/orders", order_body("Newest of all", LOOM))  # shifts the pages by one
     expect(page.locator("#orders .order").first.locator(".customer")).to_have_text(
         "Newest of all", timeout=LIVE)
     shown_before = set(rows.evaluate_all("rows => rows.map(row => row.dataset.orderId)"))
@@ -212,8 +206,8 @@ def test_the_page_words_a_wrong_field_exactly_as_the_server_does(
     shown = page.locator(f'[data-error-for="{path}"]')
     expect(shown).not_to_be_empty()
 
-    line: dict[str, Any] = {"product": "Loom", "quantity": 1, "unit_price": "1.00"}
-    body: dict[str, Any] = {"customer_name": "Ada", "lines": [line]}
+    line = a_line("Loom", 1, "1.00")
+    body = order_body("Ada", line)
     if field == "customer_name":
         body["customer_name"] = value
     else:

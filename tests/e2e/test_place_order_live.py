@@ -1,30 +1,18 @@
 """The walking skeleton, on real parts: gunicorn, Celery workers, the relay and Redis."""
 
-import uuid
-
 import pytest
 
-from tests.harness import System
+from tests.payloads import ORDER, a_key
+from tools.harness.system import System
 
 pytestmark = pytest.mark.e2e
-
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory):
-    with System(tmp_path_factory.mktemp("e2e")) as running:
-        yield running
 
 
 def test_placing_an_order_shows_order_placed_live_to_its_own_page(system: System) -> None:
     browser = system.new_session()
     with system.websocket(browser) as live:
-        key = f"e2e-{uuid.uuid4()}"
-        answer = system.post(browser, "/api/orders", ORDER, key=key)
+        key = a_key("e2e")
+        answer = system.api(browser).post("/api/orders", ORDER, key=key)
         assert answer.status_code == 202, answer.text
         body = answer.json()
         assert body["request_id"] == key and body["status"] == "accepted"
@@ -37,16 +25,16 @@ def test_placing_an_order_shows_order_placed_live_to_its_own_page(system: System
     assert placed["aggregate_version"] == 1
     assert placed["data"]["customer_name"] == "Ada Lovelace"
     assert placed["data"]["total"] == "999.90"
-    status = system.wait_until_final(browser, key)
+    status = system.api(browser).wait_until_final(key)
     assert status["status"] == "succeeded" and status["attempts"] == 1
-    order = browser.get(f"{system.base_url}/api/orders/{body['order_id']}", timeout=5).json()
+    order = system.api(browser).order(body["order_id"])
     assert order["status"] == "placed" and order["version"] == 1 and order["total"] == "999.90"
 
 
 def test_another_session_does_not_receive_the_event(system: System) -> None:
     buyer, stranger = system.new_session(), system.new_session()
     with system.websocket(stranger) as strangers_live, system.websocket(buyer) as buyers_live:
-        answer = system.post(buyer, "/api/orders", ORDER, key=f"e2e-{uuid.uuid4()}")
+        answer = system.api(buyer).post("/api/orders", ORDER, key=a_key("e2e"))
         assert answer.status_code == 202
         order_id = answer.json()["order_id"]
         buyers_live.wait_for_event(lambda e: e["type"] == "NotificationCreated", timeout=20)

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,16 +21,15 @@ from sqlalchemy import Engine, func, select
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events, orders
 from orderwire.local_redis import free_port
-from tests.harness import BIN, System
-from tests.waiting import wait_for
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.system import BIN, System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-ORDER = {"customer_name": "Grace", "lines": [{"product": "Relay", "quantity": 1,
-                                              "unit_price": "3.50"}]}
+ORDER = order_body("Grace", a_line("Relay", 1, "3.50"))
 RESTARTS = 5
 REDIS_DOWN_SECONDS = 2.0
-FINAL = ("succeeded", "rejected", "failed")
 # The line each process logs once it has Redis back; the worker's is Celery's own, and
 # its first one is from starting.
 RECONNECTED = {
@@ -54,9 +52,9 @@ class Traffic:
 
     def run(self) -> None:
         while not self.stop.is_set():
-            key = f"restart-{uuid.uuid4()}"
+            key = a_key("restart")
             try:
-                answer = self.system.post(self.session, "/api/orders", ORDER, key=key)
+                answer = self.system.api(self.session).post("/api/orders", ORDER, key=key)
             except requests.RequestException:
                 continue
             self.answers.append(answer.status_code)
@@ -104,7 +102,7 @@ def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None
         wait_for(lambda: _consuming(system), timeout=30, what="the worker's first probe")
 
         with system.websocket(page) as live:
-            placed = system.post(page, "/api/orders", ORDER, key=f"page-{uuid.uuid4()}")
+            placed = system.api(page).post("/api/orders", ORDER, key=a_key("page"))
             assert placed.status_code == 202
             last_seen = live.wait_for_event(lambda e: e["type"] == "NotificationCreated")["id"]
 
@@ -116,13 +114,13 @@ def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None
                 keep_data = restart % 2 == 1
                 restart_redis(system, keep_data=keep_data)
                 answered = time.monotonic()
-                key = f"probe-{uuid.uuid4()}"
+                key = a_key("probe")
                 wait_for(
                     lambda key=key: _accept(system, probe_session, key), timeout=5,
                     what=f"a command to be accepted after restart {restart + 1}",
                 )
                 wait_for(
-                    lambda key=key: system.command(probe_session, key)["status"] == "succeeded",
+                    lambda key=key: system.api(probe_session).command(key)["status"] == "succeeded",
                     timeout=max(0.1, 5 - (time.monotonic() - answered)),
                     what=f"a new command to run within 5 s of Redis answering "
                          f"(restart {restart + 1}, {'AOF' if keep_data else 'empty'})",
@@ -173,7 +171,7 @@ def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None
         with system.websocket(page, after=last_seen) as resumed:
             first = resumed.next_frame()
             assert first["kind"] in ("event", "resync"), first
-            placed = system.post(page, "/api/orders", ORDER, key=f"page-{uuid.uuid4()}")
+            placed = system.api(page).post("/api/orders", ORDER, key=a_key("page"))
             order_id = placed.json()["order_id"]
             resumed.wait_for_event(lambda e: e["aggregate_id"] == order_id, timeout=10)
 
@@ -199,7 +197,7 @@ def _said(system: System, name: str, line: str) -> int:
 
 def _accept(system: System, session: requests.Session, key: str) -> bool:
     try:
-        return system.post(session, "/api/orders", ORDER, key=key).status_code == 202
+        return system.api(session).post("/api/orders", ORDER, key=key).status_code == 202
     except requests.RequestException:
         return False
 

@@ -15,12 +15,13 @@ import redis
 import trustme
 
 from orderwire.local_redis import free_port
-from tests.harness import System
-from tests.waiting import wait_for
+from tests.payloads import a_line, order_body
+from tools.harness.system import System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ORDER = {"customer_name": "Ada", "lines": [{"product": "tea", "quantity": 1, "unit_price": "2"}]}
+ORDER = order_body("Ada", a_line("tea", 1, "2"))
 
 
 @pytest.fixture
@@ -70,13 +71,13 @@ def test_the_whole_system_runs_over_rediss(tls_redis: str, tmp_path: Path) -> No
 
         page = system.new_session()
         with system.websocket(page) as live:
-            answer = system.post(page, "/api/orders", ORDER, key="over-tls-1")
+            answer = system.api(page).post("/api/orders", ORDER, key="over-tls-1")
             assert answer.status_code == 202, answer.text
             order_id = answer.json()["order_id"]
             live.wait_for_event(
                 lambda event: event["type"] == "OrderPlaced" and event["aggregate_id"] == order_id
             )
-        assert system.wait_until_final(page, "over-tls-1")["status"] == "succeeded"
+        assert system.api(page).wait_until_final("over-tls-1")["status"] == "succeeded"
     except BaseException:
         system.dump_logs()
         raise

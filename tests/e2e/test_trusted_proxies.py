@@ -1,6 +1,7 @@
-"""Behind a real TLS-terminating proxy (tests/tls_proxy.py) in front of gunicorn, with
-TRUSTED_PROXIES naming the proxy's address: the app sees each client's own address and
-the https origin the browser used; anyone else's forwarded headers are ignored.
+"""Behind a real TLS-terminating proxy (tools/harness/proxy.py with its TLS edge) in front
+of gunicorn, with TRUSTED_PROXIES naming the proxy's address: the app sees each client's
+own address and the https origin the browser used; anyone else's forwarded headers are
+ignored.
 
 Loopback has many addresses: the proxy connects to gunicorn from 127.0.0.2 (the trusted
 one), clients reach the proxy or gunicorn from 127.0.0.1, 127.0.0.3 and 127.0.0.4.
@@ -15,17 +16,16 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.harness import System
-from tests.tls_proxy import TlsProxy
-from tests.waiting import wait_for
+from tests.payloads import a_line, order_body
+from tools.harness.proxy import Proxy
+from tools.harness.system import System
+from tools.harness.tls_edge import TlsEdge
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 PROXY_ADDRESS = "127.0.0.2"
-ORDER = {
-    "customer_name": "Ada",
-    "lines": [{"product": "tea", "quantity": 1, "unit_price": "2.50"}],
-}
+ORDER = order_body("Ada", a_line("tea", 1, "2.50"))
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,9 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 
 
 @pytest.fixture(scope="module")
-def proxy(web: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsProxy]:
-    directory = tmp_path_factory.mktemp("proxy")
-    with TlsProxy(
-        ("127.0.0.1", web.port), source_address=PROXY_ADDRESS, directory=directory
-    ) as running:
+def proxy(web: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    edge = TlsEdge(tmp_path_factory.mktemp("proxy"))
+    with Proxy(("127.0.0.1", web.port), source_address=PROXY_ADDRESS, edge=edge) as running:
         yield running
 
 
@@ -77,11 +75,17 @@ def request(
     return response
 
 
-def client_tls(proxy: TlsProxy) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(proxy.ca_file))
+def ca_file(proxy: Proxy) -> str:
+    """The CA a client trusts to reach this module's proxy, which always terminates TLS."""
+    assert proxy.edge is not None
+    return str(proxy.edge.ca_file)
 
 
-def place_through_proxy(proxy: TlsProxy, source: str, **headers: str) -> int:
+def client_tls(proxy: Proxy) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file(proxy))
+
+
+def place_through_proxy(proxy: Proxy, source: str, **headers: str) -> int:
     return request(
         "127.0.0.1", proxy.port, "POST", "/api/orders", source=source,
         tls=client_tls(proxy), body=ORDER, headers=headers,
@@ -89,7 +93,7 @@ def place_through_proxy(proxy: TlsProxy, source: str, **headers: str) -> int:
 
 
 def test_each_client_behind_the_proxy_has_its_own_rate_limit(
-    web: System, proxy: TlsProxy
+    web: System, proxy: Proxy
 ) -> None:
     first, second = "127.0.0.3", "127.0.0.4"
     assert [place_through_proxy(proxy, first) for _ in range(3)] == [202, 202, 202]
@@ -119,7 +123,7 @@ def test_forwarded_headers_from_a_client_that_is_not_a_proxy_are_ignored(web: Sy
 
 
 def test_the_session_cookie_is_secure_when_the_browser_used_tls(
-    web: System, proxy: TlsProxy
+    web: System, proxy: Proxy
 ) -> None:
     over_tls = request(
         "127.0.0.1", proxy.port, "GET", "/", source="127.0.0.1", tls=client_tls(proxy)
@@ -135,17 +139,17 @@ def test_the_session_cookie_is_secure_when_the_browser_used_tls(
     assert "secure" not in in_clear.headers["Set-Cookie"].lower()
 
 
-def session_cookie(proxy: TlsProxy) -> str:
+def session_cookie(proxy: Proxy) -> str:
     page = request("127.0.0.1", proxy.port, "GET", "/", source="127.0.0.1", tls=client_tls(proxy))
     return page.headers["Set-Cookie"].split(";", 1)[0]
 
 
-def test_a_page_served_over_the_tls_proxy_opens_its_websocket(proxy: TlsProxy) -> None:
+def test_a_page_served_over_the_tls_proxy_opens_its_websocket(proxy: Proxy) -> None:
     ws = websocket.create_connection(
         f"wss://127.0.0.1:{proxy.port}/ws",
         cookie=session_cookie(proxy),
-        origin=proxy.origin,
-        sslopt={"ca_certs": str(proxy.ca_file)},
+        origin=proxy.base_url,
+        sslopt={"ca_certs": ca_file(proxy)},
         timeout=10,
     )
     try:
@@ -155,7 +159,7 @@ def test_a_page_served_over_the_tls_proxy_opens_its_websocket(proxy: TlsProxy) -
 
 
 def test_a_made_up_forwarded_host_does_not_pass_the_origin_check(
-    web: System, proxy: TlsProxy
+    web: System, proxy: Proxy
 ) -> None:
     # The attacker's page, origin https://evil.example, claims through headers to be that
     # host; gunicorn was reached directly, so none of it is believed.

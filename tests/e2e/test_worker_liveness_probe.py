@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import BIN, System
-from tests.waiting import wait_for
+from tools.harness.system import BIN, System
+from tools.harness.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

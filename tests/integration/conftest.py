@@ -10,7 +10,7 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
 from orderwire.migrate import alembic_config
-from tests.listening import PatternListener
+from tools.harness.listening import PatternListener
 
 
 @pytest.fixture

@@ -21,9 +21,10 @@ from orderwire.db.tables import events
 from orderwire.local_redis import free_port
 from orderwire.outbox.relay import OutboxRelay
 from orderwire.pipeline.execution import Outcome
-from tests.listening import PatternListener
-from tests.recorded_commands import place_order_payload, record_command
-from tests.waiting import wait_for
+from tests.payloads import place_order_payload
+from tests.recorded_commands import record_command
+from tools.harness.listening import PatternListener
+from tools.harness.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,8 +28,9 @@ from tests.integration.delivery_helpers import (
     seq_of,
 )
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
-from tests.recorded_commands import command_row, place_order_payload, record_command
-from tests.waiting import wait_for
+from tests.payloads import place_order_payload
+from tests.recorded_commands import command_row, record_command
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -20,16 +20,14 @@ from sqlalchemy import Engine, create_engine
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
+from tests.payloads import ORDER, a_key
 from tests.recorded_commands import command_count, command_id_of, command_row, execute_request
-from tests.waiting import wait_for
+from tools.harness.api_client import ApiClient
+from tools.harness.waiting import wait_for
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 STATUS_FIELDS = {
     "request_id",
     "command",
@@ -51,14 +49,10 @@ def client(services: Orderwire) -> FlaskClient:
     return client_for(services)
 
 
-def a_key() -> str:
-    return f"api-{uuid.uuid4()}"
-
-
 def placed_order(client: FlaskClient) -> str:
     """An order this client's session is placing (accepted, not yet run): its id."""
     order_id = str(uuid.uuid4())
-    answer = post(client, "/api/orders", {**ORDER, "order_id": order_id})
+    answer = ApiClient(client).post("/api/orders", {**ORDER, "order_id": order_id})
     assert answer.status_code == 202, answer.get_json()
     return order_id
 
@@ -71,23 +65,6 @@ def same_session(clients: list[FlaskClient]) -> list[FlaskClient]:
     for other in clients[1:]:
         other.set_cookie("session", cookie.value)
     return clients
-
-
-def post(
-    client: FlaskClient,
-    path: str,
-    body: Any = ORDER,
-    *,
-    key: str | None = None,
-    raw: str | bytes | None = None,
-    content_type: str = "application/json",
-    headers: dict[str, str] | None = None,
-) -> Any:
-    headers = dict(headers or {})
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    data = raw if raw is not None else json.dumps(body)
-    return client.post(path, data=data, content_type=content_type, headers=headers)
 
 
 def queued(broker: redis.Redis, request_id: str) -> list[dict[str, Any]]:
@@ -114,9 +91,9 @@ def assert_no_trace(engine: Engine, broker: redis.Redis, rows_before: int, key: 
 def test_an_order_is_recorded_then_enqueued_with_only_its_command_id_then_answered_202(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis
 ) -> None:
-    key = a_key()
+    key = a_key("api")
 
-    answer = post(client, "/api/orders", key=key)
+    answer = ApiClient(client).post("/api/orders", ORDER, key=key)
 
     assert answer.status_code == 202
     body = answer.get_json()
@@ -142,7 +119,7 @@ def test_an_order_is_recorded_then_enqueued_with_only_its_command_id_then_answer
 def test_without_a_key_the_server_makes_a_uuid_request_id(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
-    answer = post(client, "/api/orders")
+    answer = ApiClient(client).post("/api/orders", ORDER)
     assert answer.status_code == 202
     request_id = answer.get_json()["request_id"]
     assert str(uuid.UUID(request_id)) == request_id
@@ -150,14 +127,14 @@ def test_without_a_key_the_server_makes_a_uuid_request_id(
 
 
 def test_x_request_id_is_accepted_as_the_key(client: FlaskClient) -> None:
-    key = a_key()
-    answer = post(client, "/api/orders", headers={"X-Request-Id": key})
+    key = a_key("api")
+    answer = ApiClient(client).post("/api/orders", ORDER, headers={"X-Request-Id": key})
     assert answer.status_code == 202 and answer.get_json()["request_id"] == key
 
 
 def test_a_client_chosen_order_id_is_kept(client: FlaskClient) -> None:
     order_id = str(uuid.uuid4())
-    answer = post(client, "/api/orders", {**ORDER, "order_id": order_id.upper()})
+    answer = ApiClient(client).post("/api/orders", {**ORDER, "order_id": order_id.upper()})
     assert answer.status_code == 202 and answer.get_json()["order_id"] == order_id
 
 
@@ -178,9 +155,9 @@ def test_order_steps_are_accepted_for_the_order_in_the_path(
     body: Any,
     command: str,
 ) -> None:
-    order_id, key = placed_order(client), a_key()
+    order_id, key = placed_order(client), a_key("api")
     raw = b"" if body is None else None
-    answer = post(client, f"/api/orders/{order_id}/{action}", body, key=key, raw=raw)
+    answer = ApiClient(client).post(f"/api/orders/{order_id}/{action}", body, key=key, raw=raw)
 
     assert answer.status_code == 202, answer.get_json()
     assert answer.get_json()["command"] == command
@@ -198,18 +175,18 @@ def test_order_steps_are_accepted_for_the_order_in_the_path(
 def test_a_replay_gets_the_same_answer_with_the_current_status_and_enqueues_nothing(
     client: FlaskClient, services: Orderwire, redis_client: redis.Redis
 ) -> None:
-    key = a_key()
-    first = post(client, "/api/orders", key=key)
+    key = a_key("api")
+    first = ApiClient(client).post("/api/orders", ORDER, key=key)
     queue_length = redis_client.llen("celery")
 
-    again = post(client, "/api/orders", key=key)
+    again = ApiClient(client).post("/api/orders", ORDER, key=key)
     assert again.status_code == 202
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
     assert again.headers["Location"] == first.headers["Location"]
 
     execute_request(services, key)  # a worker runs it
-    later = post(client, "/api/orders", key=key)
+    later = ApiClient(client).post("/api/orders", ORDER, key=key)
     assert later.status_code == 202 and later.headers["Idempotent-Replayed"] == "true"
     assert later.get_json() == {**first.get_json(), "status": "succeeded"}
 
@@ -220,13 +197,13 @@ def test_a_replay_gets_the_same_answer_with_the_current_status_and_enqueues_noth
 def test_the_same_json_with_other_key_order_and_whitespace_is_a_replay(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
-    key = a_key()
+    key = a_key("api")
     compact = json.dumps(ORDER, separators=(",", ":"))
     reordered = json.dumps(dict(reversed(list(ORDER.items()))), indent=4, sort_keys=False)
     assert compact != reordered
 
-    first = post(client, "/api/orders", key=key, raw=compact)
-    again = post(client, "/api/orders", key=key, raw="\n  " + reordered + "\n")
+    first = ApiClient(client).post("/api/orders", key=key, raw=compact)
+    again = ApiClient(client).post("/api/orders", key=key, raw="\n  " + reordered + "\n")
 
     assert first.status_code == 202 and again.status_code == 202
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -236,27 +213,29 @@ def test_the_same_json_with_other_key_order_and_whitespace_is_a_replay(
 def test_a_replayed_order_without_an_order_id_keeps_the_order_id_assigned_first(
     client: FlaskClient,
 ) -> None:
-    key = a_key()
-    first = post(client, "/api/orders", key=key).get_json()
-    again = post(client, "/api/orders", key=key).get_json()
+    key = a_key("api")
+    first = ApiClient(client).post("/api/orders", ORDER, key=key).get_json()
+    again = ApiClient(client).post("/api/orders", ORDER, key=key).get_json()
     assert again["order_id"] == first["order_id"]
 
 
 def test_a_replayed_empty_body_matches_an_empty_object(client: FlaskClient) -> None:
-    key, path = a_key(), f"/api/orders/{placed_order(client)}/pay"
-    assert post(client, path, raw=b"", key=key).status_code == 202
-    again = post(client, path, {}, key=key)
+    key, path = a_key("api"), f"/api/orders/{placed_order(client)}/pay"
+    assert ApiClient(client).post(path, raw=b"", key=key).status_code == 202
+    again = ApiClient(client).post(path, {}, key=key)
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
 
 
 def test_the_same_key_with_another_body_is_409_and_changes_nothing(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis
 ) -> None:
-    key = a_key()
-    post(client, "/api/orders", key=key)
+    key = a_key("api")
+    ApiClient(client).post("/api/orders", ORDER, key=key)
     before = command_row(engine, key)
 
-    other = post(client, "/api/orders", {**ORDER, "customer_name": "Grace Hopper"}, key=key)
+    other = ApiClient(client).post(
+        "/api/orders", {**ORDER, "customer_name": "Grace Hopper"}, key=key
+    )
 
     assert other.status_code == 409
     assert other.get_json()["error"]["code"] == "idempotency_key_reused"
@@ -267,11 +246,11 @@ def test_the_same_key_with_another_body_is_409_and_changes_nothing(
 def test_the_same_key_on_another_endpoint_is_409(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis
 ) -> None:
-    key, order_id = a_key(), placed_order(client)
-    assert post(client, f"/api/orders/{order_id}/pay", {}, key=key).status_code == 202
+    key, order_id = a_key("api"), placed_order(client)
+    assert ApiClient(client).post(f"/api/orders/{order_id}/pay", {}, key=key).status_code == 202
 
-    elsewhere = post(client, f"/api/orders/{order_id}/ship", {}, key=key)
-    other_order = post(client, f"/api/orders/{placed_order(client)}/pay", {}, key=key)
+    elsewhere = ApiClient(client).post(f"/api/orders/{order_id}/ship", {}, key=key)
+    other_order = ApiClient(client).post(f"/api/orders/{placed_order(client)}/pay", {}, key=key)
 
     for answer in (elsewhere, other_order):
         assert answer.status_code == 409
@@ -283,7 +262,7 @@ def test_the_same_key_on_another_endpoint_is_409(
 def test_twenty_identical_requests_at_once_make_exactly_one_command(
     services: Orderwire, engine: Engine, redis_client: redis.Redis
 ) -> None:
-    key = a_key()
+    key = a_key("api")
     start = threading.Barrier(20, timeout=30)
     answers: list[Any] = []
     # Built one by one: CPython 3.11's compile() (werkzeug compiles each app's routes) is not
@@ -292,7 +271,7 @@ def test_twenty_identical_requests_at_once_make_exactly_one_command(
 
     def send(client: FlaskClient) -> None:
         start.wait()
-        answers.append(post(client, "/api/orders", key=key))
+        answers.append(ApiClient(client).post("/api/orders", ORDER, key=key))
 
     threads = [threading.Thread(target=send, args=(client,)) for client in clients]
     for thread in threads:
@@ -327,9 +306,9 @@ def test_twenty_identical_requests_at_once_make_exactly_one_command(
 def test_an_invalid_order_is_422_with_every_field_named_and_leaves_no_trace(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis, body: Any, fields: set[str]
 ) -> None:
-    key, rows_before = a_key(), command_count(engine)
+    key, rows_before = a_key("api"), command_count(engine)
 
-    answer = post(client, "/api/orders", body, key=key)
+    answer = ApiClient(client).post("/api/orders", body, key=key)
 
     assert answer.status_code == 422
     error = answer.get_json()["error"]
@@ -357,8 +336,8 @@ def test_an_invalid_order_step_is_422_and_leaves_no_trace(
     body: Any,
     fields: set[str],
 ) -> None:
-    key, rows_before = a_key(), command_count(engine)
-    answer = post(client, path, body, key=key)
+    key, rows_before = a_key("api"), command_count(engine)
+    answer = ApiClient(client).post(path, body, key=key)
     assert answer.status_code == 422
     assert set(answer.get_json()["error"]["fields"]) == fields
     assert_no_trace(engine, redis_client, rows_before, key)
@@ -378,8 +357,8 @@ def test_an_invalid_order_step_is_422_and_leaves_no_trace(
 def test_a_body_that_is_not_json_is_400_malformed_json(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis, raw: bytes
 ) -> None:
-    key, rows_before = a_key(), command_count(engine)
-    answer = post(client, "/api/orders", raw=raw, key=key)
+    key, rows_before = a_key("api"), command_count(engine)
+    answer = ApiClient(client).post("/api/orders", ORDER, raw=raw, key=key)
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "malformed_json"
     assert_no_trace(engine, redis_client, rows_before, key)
@@ -403,15 +382,15 @@ def test_a_bad_idempotency_key_is_400(
 def test_the_longest_allowed_key_is_accepted(client: FlaskClient) -> None:
     key = "A-z0.9_:" * 16
     assert len(key) == 128
-    assert post(client, "/api/orders", key=key).status_code == 202
+    assert ApiClient(client).post("/api/orders", ORDER, key=key).status_code == 202
 
 
 def test_a_body_over_64_kib_is_413(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis
 ) -> None:
-    key, rows_before = a_key(), command_count(engine)
+    key, rows_before = a_key("api"), command_count(engine)
     huge = json.dumps({**ORDER, "customer_name": "A" * (64 * 1024)})
-    answer = post(client, "/api/orders", raw=huge, key=key)
+    answer = ApiClient(client).post("/api/orders", ORDER, raw=huge, key=key)
     assert answer.status_code == 413
     assert answer.get_json()["error"]["code"] == "payload_too_large"
     assert_no_trace(engine, redis_client, rows_before, key)
@@ -423,15 +402,17 @@ def test_a_body_over_64_kib_is_413(
 def test_a_body_that_is_not_declared_json_is_415(
     client: FlaskClient, engine: Engine, redis_client: redis.Redis, content_type: str
 ) -> None:
-    key, rows_before = a_key(), command_count(engine)
-    answer = post(client, "/api/orders", key=key, content_type=content_type)
+    key, rows_before = a_key("api"), command_count(engine)
+    answer = ApiClient(client).post("/api/orders", ORDER, key=key, content_type=content_type)
     assert answer.status_code == 415
     assert answer.get_json()["error"]["code"] == "unsupported_media_type"
     assert_no_trace(engine, redis_client, rows_before, key)
 
 
 def test_json_with_a_charset_parameter_is_still_json(client: FlaskClient) -> None:
-    answer = post(client, "/api/orders", content_type="application/json; charset=utf-8")
+    answer = ApiClient(client).post(
+        "/api/orders", ORDER, content_type="application/json; charset=utf-8"
+    )
     assert answer.status_code == 202
 
 
@@ -454,9 +435,9 @@ def test_when_the_database_is_unavailable_the_answer_is_503_with_retry_after_and
 ) -> None:
     engine = unreachable_postgres() if "postgresql" in broken else unopenable_sqlite(tmp_path)
     services = bootstrap(settings, engine=engine, redis_client=redis_client)
-    key = a_key()
+    key = a_key("api")
 
-    answer = post(client_for(services), "/api/orders", key=key)
+    answer = ApiClient(client_for(services)).post("/api/orders", ORDER, key=key)
 
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "unavailable"
@@ -473,9 +454,9 @@ def test_when_redis_is_down_the_command_is_still_accepted_and_the_sweeper_sends_
     services = bootstrap(broker_settings, engine=engine, redis_client=redis_client)
     client = client_for(services)
     broker.stop()
-    key = a_key()
+    key = a_key("api")
     try:
-        answer = post(client, "/api/orders", key=key)
+        answer = ApiClient(client).post("/api/orders", ORDER, key=key)
 
         assert answer.status_code == 202
         assert answer.get_json()["status"] == "accepted"
@@ -505,8 +486,8 @@ def test_when_redis_is_down_the_command_is_still_accepted_and_the_sweeper_sends_
 def test_a_command_status_has_exactly_the_contract_fields(
     client: FlaskClient, services: Orderwire
 ) -> None:
-    key = a_key()
-    accepted = post(client, "/api/orders", key=key).get_json()
+    key = a_key("api")
+    accepted = ApiClient(client).post("/api/orders", ORDER, key=key).get_json()
 
     status = client.get(f"/api/commands/{key}").get_json()
     assert set(status) - {"order_id"} == STATUS_FIELDS
@@ -528,8 +509,8 @@ def test_a_command_status_has_exactly_the_contract_fields(
 def test_a_rejected_command_shows_its_error_code_and_message(
     client: FlaskClient, services: Orderwire
 ) -> None:
-    key, order_id = a_key(), placed_order(client)
-    post(client, f"/api/orders/{order_id}/ship", {}, key=key)
+    key, order_id = a_key("api"), placed_order(client)
+    ApiClient(client).post(f"/api/orders/{order_id}/ship", {}, key=key)
     execute_request(services, key)  # before the order is placed: it is not there yet
 
     status = client.get(f"/api/commands/{key}").get_json()
@@ -539,6 +520,6 @@ def test_a_rejected_command_shows_its_error_code_and_message(
 
 
 def test_an_unknown_command_is_404(client: FlaskClient) -> None:
-    answer = client.get(f"/api/commands/{a_key()}")
+    answer = client.get(f"/api/commands/{a_key('api')}")
     assert answer.status_code == 404
     assert answer.get_json()["error"]["code"] == "not_found"

@@ -22,15 +22,13 @@ from sqlalchemy import Engine
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
+from tests.payloads import ORDER, a_key
 from tests.recorded_commands import command_count, command_row
+from tools.harness.api_client import ApiClient
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 
 
 def make_app(database_url: str, redis_url: str, engine: Engine | None = None) -> Flask:
@@ -110,19 +108,12 @@ def broken_order(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     return body, path
 
 
-def post(client: FlaskClient, body: Any = None, *, raw: Any = None, key: str | None = None,
-         content_type: str | None = "application/json", path: str = "/api/orders") -> Any:
-    headers = {"Idempotency-Key": key or f"bad-{uuid.uuid4()}"}
-    data = raw if raw is not None else json.dumps(body)
-    return client.post(path, data=data, content_type=content_type, headers=headers)
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=valid_order)
 def test_every_valid_order_is_accepted(body: dict[str, Any], client: FlaskClient,
                                        engine: Engine) -> None:
-    key = f"valid-{uuid.uuid4()}"
-    answer = post(client, body, key=key)
+    key = a_key("valid")
+    answer = ApiClient(client, key_prefix="bad").post("/api/orders", body, key=key)
     assert answer.status_code == 202, answer.get_json()
     assert command_row(engine, key)["status"] == "accepted"
 
@@ -133,8 +124,8 @@ def test_a_broken_field_is_422_naming_it_and_leaves_nothing(
     case: tuple[dict[str, Any], str], client: FlaskClient, engine: Engine
 ) -> None:
     body, path = case
-    key = f"broken-{uuid.uuid4()}"
-    answer = post(client, body, key=key)
+    key = a_key("broken")
+    answer = ApiClient(client, key_prefix="bad").post("/api/orders", body, key=key)
     assert answer.status_code == 422, (body, answer.get_json())
     error = answer.get_json()["error"]
     assert error["code"] == "validation_failed"
@@ -157,8 +148,8 @@ def test_any_json_at_all_gets_an_answer_in_the_error_shape_never_a_5xx(
     body: Any, endpoint: str, client: FlaskClient, engine: Engine
 ) -> None:
     path = f"/api/orders/{uuid.uuid4()}{endpoint}" if endpoint else "/api/orders"
-    key = f"any-{uuid.uuid4()}"
-    answer = post(client, body, key=key, path=path)
+    key = a_key("any")
+    answer = ApiClient(client, key_prefix="bad").post(path, body, key=key)
     # 404: a command on an order this session is not placing (ownership, web/api/intake.py).
     assert answer.status_code in (202, 404, 422), (body, answer.get_json())
     if answer.status_code == 422:
@@ -216,9 +207,11 @@ def test_a_hostile_body_gets_its_documented_4xx_and_leaves_nothing(
     raw: bytes, content_type: str | None, status: int, code: str,
 ) -> None:
     before, queued_before = command_count(engine), redis_client.llen("celery")
-    key = f"hostile-{uuid.uuid4()}"
+    key = a_key("hostile")
 
-    answer = post(client, raw=raw, key=key, content_type=content_type)
+    answer = ApiClient(client).post(
+        "/api/orders", raw=raw, key=key, content_type=content_type
+    )
 
     assert answer.status_code == status, answer.get_data()[:300]
     assert answer.get_json()["error"]["code"] == code
@@ -233,10 +226,12 @@ def test_hostile_bodies_on_order_steps_are_refused_too(
     path = f"/api/orders/{uuid.uuid4()}/{action}"
     before = command_count(engine)
     answers = [
-        post(client, raw=b"[" * 60_000, path=path).status_code,
-        post(client, raw=b'{"reason": NaN}', path=path).status_code,
-        post(client, raw=b"{}", path=path, content_type="text/plain").status_code,
-        post(client, raw=b" " * (65 * 1024), path=path).status_code,
+        ApiClient(client, key_prefix="bad").post(path, raw=b"[" * 60_000).status_code,
+        ApiClient(client, key_prefix="bad").post(path, raw=b'{"reason": NaN}').status_code,
+        ApiClient(client, key_prefix="bad").post(
+            path, raw=b"{}", content_type="text/plain"
+        ).status_code,
+        ApiClient(client, key_prefix="bad").post(path, raw=b" " * (65 * 1024)).status_code,
     ]
     assert answers == [400, 400, 415, 413]
     assert command_count(engine) == before

@@ -25,6 +25,7 @@ from orderwire import broker_transport
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
 from orderwire.task_queue import CommandQueue, create_celery
+from tests.payloads import a_key
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +44,14 @@ def connection_cut_mid_brpop(server: PrivateRedis, transport: str) -> kombu.Conn
     delivered and not acknowledged, a BRPOP in flight on each of two channels (the task
     consumer's and, say, the remote-control one), then Redis killed."""
     connection = kombu.Connection(server.url, transport=transport)
-    tasks = kombu.Queue(f"tasks-{uuid.uuid4()}")
+    tasks = kombu.Queue(a_key("tasks"))
     connection.Producer().publish({"task": 1}, routing_key=tasks.name, declare=[tasks])
     delivered: list[kombu.Message] = []
     kombu.Consumer(
         connection.default_channel, queues=[tasks], accept=["json"],
         callbacks=[lambda _body, message: delivered.append(message)],
     ).consume()
-    control = kombu.Queue(f"control-{uuid.uuid4()}")
+    control = kombu.Queue(a_key("control"))
     kombu.Consumer(connection.channel(), queues=[control], accept=["json"]).consume()
     connection.drain_events(timeout=5)
     with pytest.raises(socket.timeout):
@@ -109,7 +110,6 @@ def test_redis_urls_keep_their_scheme_and_get_our_transport(redis_server: Privat
         kombu.Connection("sentinel://127.0.0.1:26379").get_transport_cls(),
         broker_transport.SentinelTransport,
     )
-
 
 
 def clients_made_to_send(redis_url: str, client: redis.Redis, *, sender: bool,

@@ -15,7 +15,7 @@ import redis
 from orderwire import private_redis_address
 from orderwire.local_redis import PrivateRedis, free_port
 from orderwire.outbox.envelope import channel_for, dumps, make_envelope
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,6 @@ with the outcome, so the status comes from the attempt counter until then."""
 
 import dataclasses
 import time
-import uuid
 
 import pytest
 import redis
@@ -11,7 +10,8 @@ from sqlalchemy import Engine
 
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
-from tests.recorded_commands import place_order_payload, record_command
+from tests.payloads import a_key, place_order_payload
+from tests.recorded_commands import record_command
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ SESSION = "s-running"
 
 def a_command(services: Orderwire) -> tuple[str, str]:
     """A PlaceOrder accepted from SESSION: (its request id, its command id)."""
-    request_id = f"r-{uuid.uuid4()}"
+    request_id = a_key("r")
     command_id = record_command(
         services.engine, "PlaceOrder", place_order_payload(), session_id=SESSION,
         request_id=request_id,

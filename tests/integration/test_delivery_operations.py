@@ -28,7 +28,7 @@ from tests.integration.delivery_helpers import (
     seq_of,
 )
 from tests.integration.event_helpers import orderwire_on, relay_process
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 from web import create_app
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from orderwire.bootstrap import Orderwire, bootstrap
+from tests.payloads import form_fields
 from tests.recorded_commands import command_count
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
-FORM = {"customer_name": "Ada", "product": "tea", "quantity": "1", "unit_price": "1.00"}
+FORM = form_fields()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.launched import BIN, ROOT, launch_environment
+from tools.harness.launched import BIN, ROOT, launch_environment
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,9 @@ from orderwire.db.clock import database_time
 from orderwire.db.tables import commands
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.lease import HoldLease
-from tests.recorded_commands import command_row, place_order_payload, record_command
-from tests.waiting import wait_for
+from tests.payloads import place_order_payload
+from tests.recorded_commands import command_row, record_command
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import redis
 from simple_websocket import ConnectionClosed
 
 from orderwire.local_redis import PrivateRedis
-from tests.e2e.live_tools import publish_notes
-from tests.waiting import wait_for
+from tests.live_tools import publish_notes
+from tools.harness.waiting import wait_for
 from web.live.history import SessionHistory
 from web.live.hub import LiveHub
 from web.live.stream import Stream

@@ -11,8 +11,8 @@ import redis
 
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.keys import session_route
-from tests.e2e.live_tools import publish_notes
-from tests.waiting import wait_for
+from tests.live_tools import publish_notes
+from tools.harness.waiting import wait_for
 from web.live.hub import LiveHub
 
 pytestmark = pytest.mark.integration

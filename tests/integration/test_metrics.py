@@ -21,13 +21,8 @@ from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
 from orderwire.outbox.store import OutboxEvent
 from orderwire.pipeline.retries import RetryPolicy
-from tests.recorded_commands import (
-    command_id_of,
-    command_row,
-    place_order_payload,
-    record_command,
-    stored_events,
-)
+from tests.payloads import a_key, place_order_payload
+from tests.recorded_commands import command_id_of, command_row, record_command, stored_events
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -85,7 +80,7 @@ def change(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 def accepted_by_the_web(services: Orderwire, browser: FlaskClient, path: str, body: dict) -> str:
     """POST a command as a page would; returns its command id (nothing runs it yet)."""
-    key = f"metrics-{uuid.uuid4()}"
+    key = a_key("metrics")
     answer = browser.post(path, json=body, headers={"Idempotency-Key": key})
     assert answer.status_code == 202, answer.get_data(as_text=True)
     return command_id_of(services.engine, key)
@@ -163,7 +158,7 @@ def test_published_events_are_counted_by_type(services: Orderwire) -> None:
 
 def test_queue_depth_counts_tasks_waiting_for_a_worker(services: Orderwire) -> None:
     before = scrape(services)
-    services.queue.enqueue_command("PlaceOrder", f"queued-{uuid.uuid4()}", str(uuid.uuid4()))
+    services.queue.enqueue_command("PlaceOrder", a_key("queued"), str(uuid.uuid4()))
     after = scrape(services)
 
     assert change(before, after, "orderwire_queue_depth") == 1
@@ -238,7 +233,7 @@ def test_two_concurrent_deliveries_of_one_command_are_measured_once(
 def test_open_websockets_are_counted_by_the_web_process(services: Orderwire) -> None:
     app = create_app(services.settings, services=services)
     hub = app.extensions["live_hub"]
-    connection = hub.register(f"session-{uuid.uuid4()}")
+    connection = hub.register(a_key("session"))
     assert connection is not None
     try:
         answer = app.test_client().get("/metrics").get_data(as_text=True)

@@ -13,7 +13,7 @@ import redis
 from orderwire.local_redis import free_port
 from orderwire.metrics import ACCEPTED_KEY, END_TO_END, PUBLISHED_KEY, MetricsRecorder
 from orderwire.outbox.store import OutboxEvent
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

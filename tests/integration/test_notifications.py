@@ -11,16 +11,14 @@ from sqlalchemy import Engine, select
 from orderwire.bootstrap import Orderwire
 from orderwire.db.tables import events
 from tests.integration.event_helpers import orderwire_on
+from tests.payloads import a_key, a_line, order_body
 from tests.recorded_commands import execute_request
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
 SHADY_NAME = "<script>alert('hi')</script> & Sons"
-ORDER = {
-    "customer_name": SHADY_NAME,
-    "lines": [{"product": "kettle", "quantity": 2, "unit_price": "12.50"}],
-}
+ORDER = order_body(SHADY_NAME, a_line("kettle", 2, "12.50"))
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def submit(services: Orderwire, client: FlaskClient, path: str, body: dict) -> d
     answer = client.post(
         path,
         data=json.dumps(body),
-        headers={"Content-Type": "application/json", "Idempotency-Key": f"n-{uuid.uuid4()}"},
+        headers={"Content-Type": "application/json", "Idempotency-Key": a_key("n")},
     )
     assert answer.status_code == 202, answer.get_json()
     accepted = answer.get_json()

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, update
 from orderwire.db.clock import database_time
 from orderwire.db.tables import commands
 from orderwire.sweeper import CommandSweeper
-from tests.recorded_commands import command_row, place_order_payload, record_command
+from tests.payloads import place_order_payload
+from tests.recorded_commands import command_row, record_command
 
 pytestmark = pytest.mark.integration
 

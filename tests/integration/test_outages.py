@@ -20,14 +20,11 @@ from sqlalchemy.engine import make_url
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
+from tests.payloads import ORDER, a_key, form_fields
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 # A valid body for each command operation (the others take none).
 BODIES = {
     ("post", "/api/orders"): ORDER,
@@ -67,12 +64,11 @@ def operations(client: FlaskClient) -> list[tuple[str, str]]:
 
 
 def send(client: FlaskClient, method: str, template: str) -> Any:
-    path = template.format(order_id=uuid.uuid4(), request_id=f"k-{uuid.uuid4()}")
+    path = template.format(order_id=uuid.uuid4(), request_id=a_key("k"))
     if method == "get":
         return client.get(path)
     if template == "/orders":  # the form (CSRF is off in this app, see below)
-        return client.post(path, data={"customer_name": "Ada", "product": "tea",
-                                       "quantity": "1", "unit_price": "1.00"})
+        return client.post(path, data=form_fields())
     return client.post(path, json=BODIES[(method, template)])
 
 

@@ -34,13 +34,9 @@ from tests.integration.event_helpers import (
     run_command,
     unpublished_ids,
 )
-from tests.recorded_commands import (
-    command_row,
-    place_order_payload,
-    record_command,
-    stored_events,
-)
-from tests.waiting import wait_for
+from tests.payloads import a_key, place_order_payload
+from tests.recorded_commands import command_row, record_command, stored_events
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -282,7 +278,7 @@ def test_a_redis_that_forgot_the_publish_script_is_taught_it_again(
             aggregate_version=1, request_id="r", audience=[session],
         )
     redis_client.script_flush()  # what a restarted Redis knows: no scripts
-    counter = f"published-{uuid.uuid4()}"
+    counter = a_key("published")
 
     RedisEventPublisher(redis_client).publish([event], also=lambda pipe: pipe.incr(counter))
 

@@ -16,15 +16,13 @@ from sqlalchemy import Engine, select
 
 from orderwire.bootstrap import Orderwire
 from orderwire.db.tables import commands
+from tests.payloads import ORDER, a_key
 from tests.recorded_commands import command_count, execute_request, record_command
+from tools.harness.api_client import ApiClient
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 ACTIONS = [("pay", {}), ("ship", {}), ("cancel", {"reason": "not mine"})]
 
 
@@ -39,14 +37,10 @@ def browser(app: Flask) -> FlaskClient:
     return client
 
 
-def post(client: FlaskClient, path: str, body: Any, key: str | None = None) -> Any:
-    headers = {"Idempotency-Key": key} if key else {}
-    return client.post(path, json=body, headers=headers)
-
-
 def place(client: FlaskClient, services: Orderwire, key: str | None = None) -> dict[str, Any]:
     """Place an order and carry it out, as a worker would; the 202 answer."""
-    answer = post(client, "/api/orders", {**ORDER, "order_id": str(uuid.uuid4())}, key)
+    body = {**ORDER, "order_id": str(uuid.uuid4())}
+    answer = ApiClient(client).post("/api/orders", body, key=key)
     assert answer.status_code == 202, answer.get_json()
     accepted = answer.get_json()
     assert str(services.execute(command_of(services.engine, accepted)).status) == "succeeded"
@@ -73,9 +67,9 @@ def csrf_token(client: FlaskClient) -> str:
 
 
 def test_two_sessions_using_one_key_make_two_commands(app: Flask, engine: Engine) -> None:
-    alice, bob, key = browser(app), browser(app), f"shared-{uuid.uuid4()}"
-    first = post(alice, "/api/orders", ORDER, key)
-    second = post(bob, "/api/orders", {**ORDER, "customer_name": "Bob"}, key)
+    alice, bob, key = browser(app), browser(app), a_key("shared")
+    first = ApiClient(alice).post("/api/orders", ORDER, key=key)
+    second = ApiClient(bob).post("/api/orders", {**ORDER, "customer_name": "Bob"}, key=key)
 
     assert first.status_code == second.status_code == 202
     assert "Idempotent-Replayed" not in second.headers  # not a replay of Alice's
@@ -88,12 +82,12 @@ def test_two_sessions_using_one_key_make_two_commands(app: Flask, engine: Engine
 
 
 def test_a_replay_is_per_session_too(app: Flask, engine: Engine) -> None:
-    alice, bob, key = browser(app), browser(app), f"shared-{uuid.uuid4()}"
-    post(alice, "/api/orders", ORDER, key)
-    post(bob, "/api/orders", ORDER, key)
+    alice, bob, key = browser(app), browser(app), a_key("shared")
+    ApiClient(alice).post("/api/orders", ORDER, key=key)
+    ApiClient(bob).post("/api/orders", ORDER, key=key)
 
-    again = post(alice, "/api/orders", ORDER, key)
-    other_body = post(bob, "/api/orders", {**ORDER, "customer_name": "Eve"}, key)
+    again = ApiClient(alice).post("/api/orders", ORDER, key=key)
+    other_body = ApiClient(bob).post("/api/orders", {**ORDER, "customer_name": "Eve"}, key=key)
 
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
     assert other_body.status_code == 409  # Bob reused his own key, not Alice's
@@ -103,7 +97,7 @@ def test_a_replay_is_per_session_too(app: Flask, engine: Engine) -> None:
 def test_two_sessions_with_one_key_each_get_their_own_outcome(
     app: Flask, services: Orderwire
 ) -> None:
-    alice, bob, key = browser(app), browser(app), f"shared-{uuid.uuid4()}"
+    alice, bob, key = browser(app), browser(app), a_key("shared")
     alices = place(alice, services, key)
     bobs = place(bob, services, key)
 
@@ -134,7 +128,7 @@ def test_another_sessions_order_and_command_are_404_on_every_read(
     assert bob.get(f"/orders/{order_id}").status_code == 404
     assert bob.get(f"/orders/{never}").status_code == 404
     assert order_id not in bob.get("/").get_data(as_text=True)
-    assert bob.get("/api/orders").get_json()["orders"] == []
+    assert ApiClient(bob).orders() == []
 
 
 def test_a_request_without_a_session_reads_nothing(app: Flask, services: Orderwire) -> None:
@@ -150,10 +144,10 @@ def test_another_session_cannot_act_on_my_order(
 ) -> None:
     alice, bob = browser(app), browser(app)
     order_id = place(alice, services)["order_id"]
-    before, key = command_count(engine), f"bob-{uuid.uuid4()}"
+    before, key = command_count(engine), a_key("bob")
 
-    answer = post(bob, f"/api/orders/{order_id}/{action}", body, key)
-    unknown = post(bob, f"/api/orders/{uuid.uuid4()}/{action}", body)
+    answer = ApiClient(bob).post(f"/api/orders/{order_id}/{action}", body, key=key)
+    unknown = ApiClient(bob).post(f"/api/orders/{uuid.uuid4()}/{action}", body)
 
     assert answer.status_code == unknown.status_code == 404
     assert answer.get_json() == unknown.get_json() == {
@@ -182,8 +176,8 @@ def test_an_order_being_placed_can_be_acted_on_by_its_own_session_at_once(
 ) -> None:
     alice = browser(app)
     order_id = str(uuid.uuid4())
-    place_answer = post(alice, "/api/orders", {**ORDER, "order_id": order_id})
-    pay = post(alice, f"/api/orders/{order_id}/pay", {})
+    place_answer = ApiClient(alice).post("/api/orders", {**ORDER, "order_id": order_id})
+    pay = ApiClient(alice).post(f"/api/orders/{order_id}/pay", {})
     assert pay.status_code == 202  # the place is accepted, not run yet: the pay may follow
 
     assert str(execute_request(services, place_answer.get_json()["request_id"]).status) == (
@@ -199,10 +193,10 @@ def test_a_refused_placement_no_longer_lets_the_session_act_on_that_order(
     alice, bob = browser(app), browser(app)
     taken = place(alice, services)["order_id"]
     # Bob places an order under an id that is already Alice's: the worker refuses it...
-    copied = post(bob, "/api/orders", {**ORDER, "order_id": taken}).get_json()
+    copied = ApiClient(bob).post("/api/orders", {**ORDER, "order_id": taken}).get_json()
     assert str(execute_request(services, copied["request_id"]).status) == "rejected"
     # ...and it does not give him a way in.
-    assert post(bob, f"/api/orders/{taken}/cancel", {"reason": "x"}).status_code == 404
+    assert ApiClient(bob).post(f"/api/orders/{taken}/cancel", {"reason": "x"}).status_code == 404
     assert bob.get(f"/api/orders/{taken}").status_code == 404
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from orderwire.config import Settings
 from orderwire.db.tables import commands
 from orderwire.local_redis import PrivateRedis
+from tests.payloads import form_fields
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -101,7 +102,7 @@ def test_a_form_post_without_the_csrf_token_is_refused_with_400(client: FlaskCli
     client.get("/")
     answer = client.post(
         "/orders",
-        data={"customer_name": "Ada", "product": "Loom", "quantity": "1", "unit_price": "1"},
+        data=form_fields(product="Loom", unit_price="1"),
     )
     assert answer.status_code == 400
 

@@ -30,11 +30,11 @@ from orderwire.pipeline.retries import RetryPolicy, RetryTransient
 from orderwire.pipeline.transaction import RunInTransaction
 from orderwire.pipeline.validation import BuildCommand
 from orderwire.pipeline.verdicts import Verdicts
+from tests.payloads import place_order_payload
 from tests.recorded_commands import (
     command_row,
     event_types,
     order_count,
-    place_order_payload,
     record_command,
     stored_events,
 )

@@ -2,7 +2,6 @@
 the password in REDIS_URL everything works; without it, or with a wrong one, Redis counts
 as away (503 where it is needed), and nothing is lost: commands are stored and sent later."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,16 +12,13 @@ from sqlalchemy import Engine
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
+from tests.payloads import ORDER, a_key
 from tests.recorded_commands import command_row
 from web import create_app
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct-horse-battery-staple"
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 
 
 @pytest.fixture
@@ -46,7 +42,7 @@ def test_with_the_password_in_the_url_commands_reach_the_broker(
 ) -> None:
     client = client_for(migrated, engine, f"redis://:{PASSWORD}@127.0.0.1:{guarded.port}/0")
     assert client.get("/readyz").status_code == 200
-    key = f"pw-{uuid.uuid4()}"
+    key = a_key("pw")
 
     answer = client.post("/api/orders", json=ORDER, headers={"Idempotency-Key": key})
 
@@ -63,7 +59,7 @@ def test_without_the_right_password_redis_is_away_and_commands_still_wait_safely
     client = client_for(database_url, engine, f"redis://{credentials}127.0.0.1:{guarded.port}/0")
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "redis" in ready.get_json()["down"]
-    key = f"pw-{uuid.uuid4()}"
+    key = a_key("pw")
 
     answer = client.post("/api/orders", json=ORDER, headers={"Idempotency-Key": key})
 

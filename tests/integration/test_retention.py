@@ -13,7 +13,8 @@ from orderwire.db.engine import utcnow
 from orderwire.db.retention import Retention
 from orderwire.db.tables import commands, events, parked_deliveries, subscriber_positions
 from tests.integration.delivery_helpers import caught_up
-from tests.recorded_commands import place_order_payload, record_command
+from tests.payloads import place_order_payload
+from tests.recorded_commands import record_command
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +167,7 @@ def test_the_relay_process_prunes_on_its_own(services) -> None:  # type: ignore[
     import threading
 
     from orderwire.relay_process import run_relay
-    from tests.waiting import wait_for
+    from tools.harness.waiting import wait_for
 
     # The registry's subscribers (shared by the session's tests on PostgreSQL) start caught
     # up, then pass this test's events.

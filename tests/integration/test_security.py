@@ -16,17 +16,15 @@ from sqlalchemy import Engine
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import ConfigError, Settings
 from orderwire.local_redis import PrivateRedis, free_port
+from tests.payloads import ORDER, a_key, form_fields
 from tests.recorded_commands import command_count, command_row, execute_request
+from tools.harness.api_client import ApiClient
 from web import create_app
 from web.rate_limit import RateLimit, RedisRateLimiter
 
 pytestmark = pytest.mark.integration
 
 XSS = "<img src=x onerror=alert(1)>"
-ORDER = {
-    "customer_name": "Ada Lovelace",
-    "lines": [{"product": "Analytical Engine", "quantity": 1, "unit_price": "999.90"}],
-}
 
 
 def settings_for(database_url: str, redis_url: str, **changes: Any) -> Settings:
@@ -58,26 +56,21 @@ def csrf_token(client: FlaskClient, path: str = "/") -> str:
     return match.group(1)
 
 
-def post_json(client: FlaskClient, path: str, body: Any, key: str | None = None,
-              address: str = "127.0.0.1") -> Any:
-    return client.post(
-        path, data=json.dumps(body), content_type="application/json",
-        headers={"Idempotency-Key": key or f"sec-{uuid.uuid4()}"},
-        environ_base={"REMOTE_ADDR": address},
-    )
+def api(client: FlaskClient, address: str = "127.0.0.1") -> ApiClient:
+    """The API as a browser at `address` sees it."""
+    return ApiClient(client, key_prefix="sec", transport={"environ_base": {"REMOTE_ADDR": address}})
 
 
 def place_and_run(client: FlaskClient, services: Orderwire, body: Any = ORDER) -> str:
     """Place an order through the API and carry it out in-process, as a worker would."""
-    answer = post_json(client, "/api/orders", body)
+    answer = api(client).post("/api/orders", body)
     assert answer.status_code == 202, answer.get_json()
     assert str(execute_request(services, answer.get_json()["request_id"]).status) == "succeeded"
     return answer.get_json()["order_id"]
 
 
 def form_order(token: str | None, name: str = "Ada") -> dict[str, str]:
-    fields = {"customer_name": name, "product": "tea", "quantity": "1", "unit_price": "2.50",
-              "idempotency_key": f"form-{uuid.uuid4()}"}
+    fields = {**form_fields(name, unit_price="2.50"), "idempotency_key": a_key("form")}
     if token is not None:
         fields["csrf_token"] = token
     return fields
@@ -126,7 +119,7 @@ def test_order_action_forms_without_a_token_are_400_and_record_nothing(
     client = browser(app)
     before = command_count(engine)
     answer = client.post(f"/orders/{uuid.uuid4()}/{action}",
-                         data={"reason": "no", "idempotency_key": f"form-{uuid.uuid4()}"})
+                         data={"reason": "no", "idempotency_key": a_key("form")})
     assert answer.status_code == 400
     assert command_count(engine) == before
 
@@ -155,8 +148,8 @@ def test_another_session_does_not_list_my_orders_or_notifications(
     me, stranger = browser(app), browser(app)
     order_id = place_and_run(me, services)
 
-    assert [o["order_id"] for o in me.get("/api/orders").get_json()["orders"]] == [order_id]
-    assert stranger.get("/api/orders").get_json()["orders"] == []
+    assert [o["order_id"] for o in ApiClient(me).orders()] == [order_id]
+    assert ApiClient(stranger).orders() == []
     assert stranger.get("/api/notifications").get_json()["notifications"] == []
     assert order_id not in stranger.get("/").get_data(as_text=True)
     assert me.get("/api/notifications").get_json()["notifications"]
@@ -221,15 +214,13 @@ def test_commands_over_the_limit_get_429_with_retry_after_and_leave_nothing(
     address = an_address()
     order_id = str(uuid.uuid4())
     allowed = [
-        post_json(client, "/api/orders", {**ORDER, "order_id": order_id},
-                  address=address).status_code,
-        post_json(client, f"/api/orders/{order_id}/pay", {}, address=address).status_code,
-        post_json(client, f"/api/orders/{order_id}/cancel", {"reason": "x"},
-                  address=address).status_code,
+        api(client, address).post("/api/orders", {**ORDER, "order_id": order_id}).status_code,
+        api(client, address).post(f"/api/orders/{order_id}/pay", {}).status_code,
+        api(client, address).post(f"/api/orders/{order_id}/cancel", {"reason": "x"}).status_code,
     ]
-    before, key = command_count(engine), f"limited-{uuid.uuid4()}"
+    before, key = command_count(engine), a_key("limited")
 
-    refused = post_json(client, "/api/orders", ORDER, key=key, address=address)
+    refused = api(client, address).post("/api/orders", ORDER, key=key)
 
     assert allowed == [202, 202, 202]
     assert refused.status_code == 429
@@ -246,7 +237,7 @@ def test_the_limit_is_shared_by_two_web_processes_on_one_redis(
     second = limited_app(database_url, engine, redis_server.url, (4, DAY)).test_client()
     address = an_address()
 
-    statuses = [post_json(web, "/api/orders", ORDER, address=address).status_code
+    statuses = [api(web, address).post("/api/orders", ORDER).status_code
                 for web in (first, second, first, second, first, second)]
 
     assert statuses == [202, 202, 202, 202, 429, 429]
@@ -257,10 +248,10 @@ def test_the_limit_is_per_client_and_queries_are_not_counted(
 ) -> None:
     client = limited_app(database_url, engine, redis_server.url, (1, DAY)).test_client()
     busy, other = an_address(), an_address()
-    assert post_json(client, "/api/orders", ORDER, address=busy).status_code == 202
-    assert post_json(client, "/api/orders", ORDER, address=busy).status_code == 429
+    assert api(client, busy).post("/api/orders", ORDER).status_code == 202
+    assert api(client, busy).post("/api/orders", ORDER).status_code == 429
     assert client.get("/api/orders", environ_base={"REMOTE_ADDR": busy}).status_code == 200
-    assert post_json(client, "/api/orders", ORDER, address=other).status_code == 202
+    assert api(client, other).post("/api/orders", ORDER).status_code == 202
 
 
 def test_form_posts_count_against_the_same_limit(
@@ -269,7 +260,7 @@ def test_form_posts_count_against_the_same_limit(
     app = limited_app(database_url, engine, redis_server.url, (1, DAY))
     client, address = browser(app), an_address()
     token = csrf_token(client)
-    assert post_json(client, "/api/orders", ORDER, address=address).status_code == 202
+    assert api(client, address).post("/api/orders", ORDER).status_code == 202
     fields = form_order(token)
     answer = client.post("/orders", data=fields, environ_base={"REMOTE_ADDR": address})
     assert answer.status_code == 429
@@ -279,7 +270,7 @@ def test_form_posts_count_against_the_same_limit(
 def test_the_next_window_lets_commands_through_again(redis_client: redis.Redis) -> None:
     now = [1_000_000.0]
     limiter = RedisRateLimiter(redis_client, RateLimit(2, 10), clock=lambda: now[0])
-    client = f"window-{uuid.uuid4()}"
+    client = a_key("window")
     assert [limiter.hit(client) for _ in range(3)] == [None, None, 10]
     now[0] += 7.5
     assert limiter.hit(client) == 3  # seconds until the window ends, rounded up
@@ -292,9 +283,9 @@ def test_when_redis_is_down_the_limit_fails_open_and_commands_are_still_accepted
 ) -> None:
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     client = limited_app(database_url, engine, dead_redis, (1, DAY)).test_client()
-    keys = [f"open-{uuid.uuid4()}" for _ in range(2)]
+    keys = [a_key("open") for _ in range(2)]
 
-    statuses = [post_json(client, "/api/orders", ORDER, key=key).status_code for key in keys]
+    statuses = [api(client).post("/api/orders", ORDER, key=key).status_code for key in keys]
 
     assert statuses == [202, 202]
     assert all(command_row(engine, key)["status"] == "accepted" for key in keys)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orderwire.local_redis import free_port
-from tests.harness import BIN, ROOT
+from tools.harness.system import BIN, ROOT
 
 pytestmark = pytest.mark.integration
 

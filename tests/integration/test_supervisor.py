@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from orderwire.supervision.supervisor import Backoff, Liveness, ProcessSpec, Supervisor
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ import redis
 
 from domain.events import OrderPaid, OrderShipped
 from orderwire.outbox.envelope import channel_for, dumps, make_envelope
-from tests.waiting import wait_for
+from tests.payloads import a_key
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ def an_envelope(event, version: int) -> dict:  # type: ignore[no-untyped-def]
         event_id=str(uuid.uuid4()),
         event_type=event.name,
         occurred_at=datetime.now(UTC),
-        request_id=f"r-{uuid.uuid4()}",
+        request_id=a_key("r"),
         aggregate_id=event.order_id,
         aggregate_version=version,
         data=event.data(),

@@ -14,12 +14,8 @@ from orderwire.attempt_counter import ATTEMPTS_PREFIX, RedisAttemptCounter
 from orderwire.command_status import CommandStatus
 from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.sweeper import CommandSweeper
-from tests.recorded_commands import (
-    command_row,
-    place_order_payload,
-    record_command,
-    stored_events,
-)
+from tests.payloads import a_key, place_order_payload
+from tests.recorded_commands import command_row, record_command, stored_events
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +82,7 @@ def test_the_attempt_counter_counts_per_command_and_forgets_after_its_ttl(
     redis_client: redis.Redis,
 ) -> None:
     counter = RedisAttemptCounter(redis_client, ttl_seconds=60)
-    first, second = f"r-{uuid.uuid4()}", f"r-{uuid.uuid4()}"
+    first, second = a_key("r"), a_key("r")
 
     assert [counter(first), counter(first), counter(second)] == [1, 2, 1]
     assert 0 < redis_client.ttl(ATTEMPTS_PREFIX + first) <= 60
@@ -97,7 +93,7 @@ def test_the_attempt_counter_tells_which_commands_started_an_attempt_since(
 ) -> None:
     counter = RedisAttemptCounter(redis_client, ttl_seconds=60)
     before = time.time() - 1
-    attempted, idle = f"r-{uuid.uuid4()}", f"r-{uuid.uuid4()}"
+    attempted, idle = a_key("r"), a_key("r")
     counter(attempted)
 
     assert counter.started_since([attempted, idle], before) == {attempted}

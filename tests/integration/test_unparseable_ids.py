@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from orderwire.bootstrap import Orderwire
+from tests.payloads import a_line, order_body
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -73,20 +74,16 @@ def test_a_page_number_that_cannot_be_one_is_422(client: FlaskClient, value: str
 def test_a_nul_byte_in_a_key_or_a_field_is_refused_before_the_database(
     client: FlaskClient,
 ) -> None:
-    order = {"customer_name": "Ada", "lines": [
-        {"product": "tea", "quantity": 1, "unit_price": "1.00"}]}
+    order = order_body("Ada", a_line("tea", 1, "1.00"))
     keyed = client.post("/api/orders", json=order, headers={"Idempotency-Key": "a\x00b"})
     assert keyed.status_code == 400
-    named = client.post("/api/orders", json={
-        "customer_name": "Ada\x00", "lines": [
-            {"product": "te\x00a", "quantity": 1, "unit_price": "1.00"}]})
+    named = client.post("/api/orders", json=order_body("Ada\x00", a_line("te\x00a", 1, "1.00")))
     assert named.status_code == 422
     assert {"customer_name", "lines.0.product"} <= set(named.get_json()["error"]["fields"])
 
 
 def test_an_invalid_alias_header_is_refused_even_beside_a_valid_key(client: FlaskClient) -> None:
-    order = {"customer_name": "Ada", "lines": [
-        {"product": "tea", "quantity": 1, "unit_price": "1.00"}]}
+    order = order_body("Ada", a_line("tea", 1, "1.00"))
     answer = client.post("/api/orders", json=order,
                          headers={"Idempotency-Key": "fine-key", "X-Request-Id": "not ok!"})
     assert answer.status_code == 400

@@ -11,7 +11,7 @@ import redis
 
 from orderwire import worker_liveness
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 memory, so every rule of the worker path is checked in milliseconds. The same behaviours
 on the real database are in tests/integration/test_pipeline.py and test_unit_of_work.py."""
 
-import uuid
 from typing import Any
 
 import pytest
@@ -22,12 +21,7 @@ from orderwire.pipeline.transaction import RunInTransaction
 from orderwire.pipeline.validation import BuildCommand
 from orderwire.pipeline.verdicts import Verdicts
 from tests.fakes import FakeDatabase, FakeUnitOfWork
-
-LINES = [{"product": "tea", "quantity": 2, "unit_price": "1.25"}]
-
-
-def place_order_payload() -> dict[str, Any]:
-    return {"order_id": str(uuid.uuid4()), "customer_name": "Ada", "lines": LINES}
+from tests.payloads import a_key, place_order_payload
 
 
 class Counter:
@@ -88,7 +82,7 @@ class Worker:
 
     def record(self, command: str = "PlaceOrder", payload: dict | None = None,
                session_id: str | None = "s-1") -> str:
-        return self.database.record(f"r-{uuid.uuid4()}", command,
+        return self.database.record(a_key("r"), command,
                                     payload or place_order_payload(), session_id=session_id)
 
     def row(self, command_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from orderwire.outbox.keys import PUBLISHED_IDS, live_channel, session_route, session_stream
 from orderwire.outbox.publisher import RedisEventPublisher
 from orderwire.outbox.store import OutboxEvent
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 from web.live.history import SessionHistory
 
 

@@ -6,13 +6,14 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
+from tests.payloads import a_line, order_body
 from web.api.schemas import CancelOrderSchema, EmptySchema, PlaceOrderSchema, flatten_errors
 
-LINE = {"product": "tea", "quantity": 2, "unit_price": "1.25"}
+LINE = a_line("tea", 2, "1.25")
 
 
 def an_order(**changes: Any) -> dict[str, Any]:
-    return {"customer_name": "Ada", "lines": [dict(LINE)], **changes}
+    return {**order_body("Ada", dict(LINE)), **changes}
 
 
 def with_line(**changes: Any) -> dict[str, Any]:

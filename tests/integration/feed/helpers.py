@@ -16,6 +16,7 @@ from orderwire.feed.names import FEED_STREAM
 from orderwire.outbox.envelope import dumps, make_envelope
 from orderwire.outbox.publisher import RedisEventPublisher
 from orderwire.outbox.store import OutboxEvent
+from tests.payloads import a_key
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -24,7 +25,7 @@ def an_event(order_id: str, version: int, event_type: str = "OrderPaid") -> Outb
     event_id = str(uuid.uuid4())
     envelope = make_envelope(
         event_id=event_id, event_type=event_type, occurred_at=datetime.now(UTC),
-        request_id=f"r-{uuid.uuid4()}", aggregate_id=order_id, aggregate_version=version,
+        request_id=a_key("r"), aggregate_id=order_id, aggregate_version=version,
         data={"order_id": order_id, **({"total": "12.50"} if event_type == "OrderPaid" else {})},
     )
     return OutboxEvent(event_id, event_type, order_id, (f"s-{order_id[:8]}",), dumps(envelope))

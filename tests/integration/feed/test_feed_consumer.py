@@ -24,7 +24,7 @@ from tests.integration.feed.helpers import (
     in_order_per_order,
     publish,
 )
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
 from tests.integration.feed.helpers import ROOT, an_event
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from orderwire.feed.groups import FeedWatch, read_feed_state
 from orderwire.local_redis import PrivateRedis
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
 from tests.integration.feed.helpers import publish
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 from web import create_app
 
 pytestmark = pytest.mark.integration

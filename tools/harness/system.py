@@ -25,9 +25,10 @@ from urllib3.util.retry import Retry
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.waiting import wait_for
+from tools.harness.api_client import ApiClient
+from tools.harness.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
@@ -202,27 +203,9 @@ class System:
         assert session.get(f"{self.base_url}/", timeout=5).status_code == 200
         return session
 
-    def post(self, session: requests.Session, path: str, body: Any, key: str | None = None,
-             **kwargs: Any) -> requests.Response:
-        headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
-        if key:
-            headers["Idempotency-Key"] = key
-        return session.post(f"{self.base_url}{path}", data=json.dumps(body), headers=headers,
-                            timeout=10, **kwargs)
-
-    def command(self, session: requests.Session, request_id: str) -> dict[str, Any]:
-        return session.get(f"{self.base_url}/api/commands/{request_id}", timeout=5).json()
-
-    def wait_until_final(self, session: requests.Session, request_id: str,
-                         timeout: float = 30) -> dict[str, Any]:
-        def final() -> dict[str, Any] | None:
-            status = self.command(session, request_id)
-            return status if status.get("status") in ("succeeded", "rejected", "failed") else None
-
-        return wait_for(
-            final,
-            timeout=timeout, what=f"command {request_id} to finish",
-        )
+    def api(self, session: requests.Session) -> ApiClient:
+        """The API client for `session` (one browser) against this system."""
+        return ApiClient(session, self.base_url)
 
     @contextmanager
     def websocket(self, session: requests.Session, after: str | None = None,

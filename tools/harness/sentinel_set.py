@@ -14,7 +14,7 @@ from pathlib import Path
 import redis
 
 from orderwire.local_redis import PrivateRedis, free_port, redis_server_binary
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 MASTER_NAME = "orderwire-test"
 

@@ -115,7 +115,8 @@ class RawWebSocket:
 
     def read_until_close(self) -> tuple[list[dict], list[int], int]:
         """Every JSON frame, the opcodes of control frames seen, and the close code."""
-        frames, controls = [], []
+        frames: list[dict] = []
+        controls: list[int] = []
         while True:
             opcode, payload = self.next_frame()
             if opcode == 0x8:

@@ -18,7 +18,7 @@ import psutil
 import requests
 
 from orderwire.local_redis import free_port
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ import yaml
 
 from orderwire.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ONE_SHOT = "service_completed_successfully"
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|BASIC_AUTH|API_KEY", re.IGNORECASE)
 # ${NAME:?message}: compose stops with the message when NAME is unset or empty.

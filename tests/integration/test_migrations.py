@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from orderwire.db import command_log
 from orderwire.db.tables import events, metadata
 from orderwire.migrate import alembic_config, downgrade, upgrade
+from tests.payloads import a_key
 
 
 def _postgres_url() -> URL:
@@ -213,11 +214,11 @@ def test_commands_recorded_before_keys_were_per_session_keep_working(database_ur
     upgrade(database_url, "0002")
     now = datetime.now(UTC)
     old: dict[str, Any] = {
-        "request_id": f"old-{uuid.uuid4()}", "command": "PlaceOrder", "payload": "{}",
+        "request_id": a_key("old"), "command": "PlaceOrder", "payload": "{}",
         "fingerprint": "f" * 64, "session_id": "s-1", "order_id": None, "status": "accepted",
         "attempts": 0, "accepted_at": now, "touched_at": now,
     }
-    without_session = {**old, "request_id": f"old-{uuid.uuid4()}", "session_id": None}
+    without_session = {**old, "request_id": a_key("old"), "session_id": None}
     columns = ", ".join(old)
     values = ", ".join(f":{name}" for name in old)
     engine = create_engine(database_url, poolclass=NullPool)
