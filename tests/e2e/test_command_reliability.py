@@ -11,19 +11,24 @@ import signal
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 from celery import Celery
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from orderwire.config import Settings
 from orderwire.db import command_log
 from orderwire.db.command_log import NewCommand
 from orderwire.db.engine import make_engine
-from orderwire.db.tables import events, orders
 from orderwire.task_queue import create_celery
+from tests.e2e.reliability import (
+    assert_placed_exactly_once,
+    log_records,
+    order_events,
+    place,
+    wait_inside_the_transaction,
+)
 from tests.live_tools import session_id_of
 from tests.payloads import ORDER, a_key, a_line, order_body
 from tools.harness.system import System
@@ -70,15 +75,6 @@ def replace_workers(system: System, *, env: dict[str, str] | None = None,
     return name
 
 
-def log_records(system: System, name: str) -> list[dict[str, Any]]:
-    records = []
-    for line in (system.logs / f"{name}.log").read_text(errors="replace").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records
-
 
 def executions(system: System, request_id: str) -> int:
     """How many times any worker ran this command through its pipeline (to the end)."""
@@ -90,29 +86,7 @@ def executions(system: System, request_id: str) -> int:
     )
 
 
-def place(system: System, browser: requests.Session, key: str | None = None) -> dict[str, Any]:
-    answer = system.api(browser).post("/api/orders", ORDER, key=key or a_key("e2e"))
-    assert answer.status_code == 202, answer.text
-    return answer.json()
 
-
-def order_events(system: System, browser: requests.Session, order_id: str) -> list[str]:
-    answer = browser.get(f"{system.base_url}/api/orders/{order_id}/events", timeout=5)
-    assert answer.status_code == 200, answer.text
-    return [event["type"] for event in answer.json()["events"]]
-
-
-def assert_placed_exactly_once(database: Engine, order_id: str) -> None:
-    with database.connect() as connection:
-        assert connection.execute(
-            select(func.count()).select_from(orders).where(orders.c.order_id == order_id)
-        ).scalar_one() == 1
-        placed = connection.execute(
-            select(func.count())
-            .select_from(events)
-            .where(events.c.aggregate_id == order_id, events.c.type == "OrderPlaced")
-        ).scalar_one()
-    assert placed == 1
 
 
 def test_twenty_concurrent_posts_with_one_key_make_one_command_and_one_order(
@@ -241,19 +215,6 @@ def test_command_failed_reaches_the_senders_websocket_when_the_system_gives_up(
     answer = browser.get(f"{system.base_url}/api/orders/{accepted['order_id']}", timeout=5)
     assert answer.status_code == 404
 
-
-def wait_inside_the_transaction(system: System, worker: str, browser: requests.Session,
-                                key: str) -> None:
-    wait_for(lambda: system.api(browser).command(key)["status"] == "running", timeout=30,
-             what="the command to be running")
-    wait_for(
-        lambda: any(
-            record.get("event") == "fault.injected" and record.get("request_id") == key
-            for record in log_records(system, worker)
-        ),
-        timeout=30,
-        what="the worker to reach transaction.before_commit",
-    )
 
 
 def test_a_worker_child_killed_inside_the_transaction_gets_its_message_back(

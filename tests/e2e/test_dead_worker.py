@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from orderwire.db.engine import make_engine
-from tests.e2e.test_command_reliability import (
+from tests.e2e.reliability import (
     assert_placed_exactly_once,
     log_records,
     order_events,

@@ -18,7 +18,7 @@ from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events
 from orderwire.feed.names import FEED_STREAM
 from tests.conftest import database_backends
-from tests.integration.feed.helpers import TailProcess, in_order_per_order
+from tests.feed_tools import TailProcess, in_order_per_order
 from tests.payloads import a_key, a_line, order_body
 from tools.harness.system import System
 from tools.harness.waiting import wait_for

@@ -16,7 +16,7 @@ from orderwire.feed import FeedConsumer, consume, parked
 from orderwire.feed.names import FEED_STREAM, handled_key
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
-from tests.integration.feed.helpers import (
+from tests.feed_tools import (
     ROOT,
     TailProcess,
     an_event,

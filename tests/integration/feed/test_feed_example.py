@@ -14,7 +14,7 @@ import redis
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
-from tests.integration.feed.helpers import ROOT, an_event
+from tests.feed_tools import ROOT, an_event
 from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration

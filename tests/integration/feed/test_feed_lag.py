@@ -16,8 +16,8 @@ from orderwire.db.tables import events
 from orderwire.feed import FeedConsumer
 from orderwire.feed.groups import FeedWatch, read_feed_state
 from orderwire.local_redis import PrivateRedis
+from tests.feed_tools import publish
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
-from tests.integration.feed.helpers import publish
 from tools.harness.waiting import wait_for
 from web import create_app
 

@@ -13,8 +13,8 @@ from orderwire.db.tables import events
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
+from tests.feed_tools import an_event, feed_ids, in_order_per_order, publish
 from tests.integration.event_helpers import a_session, orderwire_on, place, run_command
-from tests.integration.feed.helpers import an_event, feed_ids, in_order_per_order, publish
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from orderwire.db.tables import events
 from orderwire.feed.names import FEED_STREAM
 from orderwire.feed.rebuild import rebuild_feed
 from orderwire.local_redis import PrivateRedis
+from tests.feed_tools import feed_ids
 from tests.integration.event_helpers import a_session, orderwire_on, place, run_command
-from tests.integration.feed.helpers import feed_ids
 
 pytestmark = pytest.mark.integration
 

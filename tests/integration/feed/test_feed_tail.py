@@ -8,7 +8,7 @@ import redis
 
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
-from tests.integration.feed.helpers import ROOT, TailProcess, publish
+from tests.feed_tools import ROOT, TailProcess, publish
 from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration

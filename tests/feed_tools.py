@@ -1,5 +1,5 @@
-"""Helpers for the feed tests: envelopes published through the real publishing script to a
-private Redis, and `orderwire tail --group` as a real process."""
+"""Helpers for the feed tests (integration and e2e): envelopes published through the real
+publishing script to a private Redis, and `orderwire tail --group` as a real process."""
 
 import json
 import os
@@ -16,9 +16,10 @@ from orderwire.feed.names import FEED_STREAM
 from orderwire.outbox.envelope import dumps, make_envelope
 from orderwire.outbox.publisher import RedisEventPublisher
 from orderwire.outbox.store import OutboxEvent
+from orderwire.redis_replies import stream_entries
 from tests.payloads import a_key
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def an_event(order_id: str, version: int, event_type: str = "OrderPaid") -> OutboxEvent:
@@ -44,7 +45,8 @@ def publish(client: redis.Redis, count: int, *, orders: int = 5, **options: int)
 
 def feed_ids(client: redis.Redis) -> list[str]:
     """Event ids in the feed, oldest first."""
-    return [json.loads(fields[b"envelope"])["id"] for _, fields in client.xrange(FEED_STREAM)]
+    entries = stream_entries(client.xrange(FEED_STREAM))
+    return [json.loads(fields[b"envelope"])["id"] for _, fields in entries]
 
 
 def in_order_per_order(envelopes: list[dict]) -> bool:
