@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from orderwire.local_redis import PrivateRedis, free_port
-from tests.waiting import wait_for
+from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, delete, func, insert, select, text
 from orderwire.db.engine import is_postgres, utcnow
 from orderwire.db.tables import events, parked_deliveries, sales_ledger, subscriber_positions
 from orderwire.outbox.deliveries.subscriptions import Subscription
-from tests.recorded_commands import place_order_payload, record_command
+from tests.payloads import place_order_payload
+from tests.recorded_commands import record_command
 
 
 class FlakyUpstream(Exception):
