@@ -29,7 +29,14 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
         database_url,
         pool_size=pool_size,
         max_overflow=10,
-        pool_pre_ping=True,
+        # Optimistic disconnect handling instead of a ping per checkout: the ping was a round
+        # trip per transaction (0.13 ms of CPU and 0.2 ms of wall time here, one to two per
+        # command). A connection found dead fails its transaction once (a 503 the client
+        # retries, a command attempt that is retried) and SQLAlchemy then replaces every idle
+        # connection of the pool; recycling after 30 minutes keeps connections that a
+        # firewall or the server dropped while idle from being handed out at all.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         future=True,
         # An unreachable server fails in seconds instead of the OS's minutes, so /readyz
         # answers 503 in time and a request without a database gets its 503 promptly.
