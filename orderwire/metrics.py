@@ -10,8 +10,8 @@ directory on one host, so orderwire does not use it. Instead:
   is; the web reads them back at scrape time. Counting costs the request or task no
   Redis round trip: observations are added up in the process and sent in the
   background every `flush_interval` (1 s) as a few HINCRBYs in one round trip, or
-  sooner, riding in the pipeline that publishes events; a scrape first sends what
-  its own process holds;
+  riding in a pipeline that publishes events if none went for that long; a scrape
+  first sends what its own process holds;
 - what is in progress (unfinished commands, the outbox backlog) is counted in the
   database at scrape time, through indexes that only see unfinished rows;
 - the Celery queue's depth is read from Redis at scrape time;
@@ -130,6 +130,7 @@ class MetricsRecorder:
         self._lock = threading.Lock()
         self._flusher: threading.Thread | None = None
         self._flusher_pid: int | None = None
+        self._last_sent = -INF  # time.monotonic() of the last send, flushed or ridden
 
     def command_accepted(self, command: str) -> None:
         self._add([(ACCEPTED_KEY, _field((command,), "count"), 1)])
@@ -147,13 +148,17 @@ class MetricsRecorder:
         self._add(changes)
 
     def count_published(self, batch: list[OutboxEvent], pipe: Pipeline) -> None:
-        """Adds the count of these events, and whatever else is waiting to be sent, to the
-        pipeline that publishes them (the publisher's `also`): no round trip of its own."""
+        """Counts these events, with no round trip of its own. At most once per flush
+        interval the counts, and whatever else is waiting, ride in the pipeline that
+        publishes them (the publisher's `also`); otherwise they wait for the flusher. Riding
+        every time put five or six HINCRBYs into every command's publish, half of a pool
+        process's Redis commands (docs/benchmarks.md), for numbers a scrape reads per second."""
         by_type: dict[str, int] = defaultdict(int)
         for event in batch:
             by_type[event.type] += 1
-        _queue(pipe, [(PUBLISHED_KEY, _field((kind,), "count"), n) for kind, n in by_type.items()])
-        _queue(pipe, self._take())
+        self._add([(PUBLISHED_KEY, _field((kind,), "count"), n) for kind, n in by_type.items()])
+        if time.monotonic() - self._last_sent >= self.flush_interval:
+            _queue(pipe, self._take())
 
     def flush(self) -> None:
         """Send what this process has counted so far (the flusher does this every interval)."""
@@ -176,6 +181,7 @@ class MetricsRecorder:
     def _take(self) -> list[Change]:
         with self._lock:
             taken, self._pending = self._pending, defaultdict(int)
+            self._last_sent = time.monotonic()
         return [(key, field, amount) for (key, field), amount in taken.items()]
 
     def _ensure_flusher(self) -> None:

@@ -118,6 +118,14 @@ class FakeOutbox:
         self.appended.append(stored)
         return stored
 
+    def append_all(self, recorded: Iterable[tuple[Event, str, int]], *,
+                   request_id: str | None, audience: Iterable[str]) -> list[FakeStoredEvent]:
+        return [
+            self.append(event, aggregate_id=aggregate_id, aggregate_version=version,
+                        request_id=request_id, audience=audience)
+            for event, aggregate_id, version in recorded
+        ]
+
 
 class FakeUnitOfWork:
     def __init__(self, database: FakeDatabase | None = None) -> None:

@@ -1,6 +1,7 @@
 """Repositories: aggregates in and out of their tables. Each remembers what it has `seen`."""
 
-from sqlalchemy import Connection, insert, select, update
+
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domain.commands import OrderLine
 from domain.notification import Notification
@@ -13,6 +14,32 @@ class ConcurrencyConflict(Exception):
     """Someone else changed the aggregate since we loaded it: a transient failure, retried."""
 
 
+# Built once, with bind parameters: a statement built per call (its `.values()` and its
+# cache key) cost a worker more CPU than running it (docs/benchmarks.md).
+GET_ORDER = select(orders).where(orders.c.order_id == bindparam("the_order_id"))
+GET_ORDER_LOCKED = GET_ORDER.with_for_update()
+INSERT_ORDER = insert(orders)
+UPDATE_ORDER = (
+    update(orders)
+    .where(
+        orders.c.order_id == bindparam("the_order_id"),
+        orders.c.version == bindparam("loaded_version"),
+    )
+    .values(
+        status=bindparam("status"),
+        version=bindparam("version"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+# A notification is for the session that owns its order, which this transaction may have
+# just inserted: read it there rather than trust the caller.
+INSERT_NOTIFICATION = insert(notifications).values(
+    session_id=select(orders.c.owner_session)
+    .where(orders.c.order_id == bindparam("notified_order_id"))
+    .scalar_subquery()
+)
+
+
 class SqlOrderRepository:
     def __init__(self, connection: Connection, *, lock_rows: bool) -> None:
         self.connection = connection
@@ -23,11 +50,10 @@ class SqlOrderRepository:
     def get(self, order_id: str) -> Order | None:
         if order_id in self.seen:
             return self.seen[order_id]
-        query = select(orders).where(orders.c.order_id == order_id)
-        if self.lock_rows:
-            # Serialises commands on one order, so its events commit in version order.
-            query = query.with_for_update()
-        row = self.connection.execute(query).mappings().first()
+        # Locked on PostgreSQL: serialises commands on one order, so its events commit in
+        # version order.
+        query = GET_ORDER_LOCKED if self.lock_rows else GET_ORDER
+        row = self.connection.execute(query, {"the_order_id": order_id}).mappings().first()
         if row is None:
             return None
         order = Order(
@@ -55,24 +81,23 @@ class SqlOrderRepository:
             }
             if order_id not in self._loaded_versions:
                 self.connection.execute(
-                    insert(orders).values(
-                        order_id=order_id,
-                        customer_name=order.customer_name,
-                        lines=[line.as_dict() for line in order.lines],
-                        total=order.total,
-                        owner_session=order.owner_session,
-                        placed_at=now,
+                    INSERT_ORDER,
+                    {
+                        "order_id": order_id,
+                        "customer_name": order.customer_name,
+                        "lines": [line.as_dict() for line in order.lines],
+                        "total": order.total,
+                        "owner_session": order.owner_session,
+                        "placed_at": now,
                         **values,
-                    )
+                    },
                 )
                 continue
             loaded = self._loaded_versions[order_id]
             if loaded == order.version:
                 continue
             changed = self.connection.execute(
-                update(orders)
-                .where(orders.c.order_id == order_id, orders.c.version == loaded)
-                .values(**values)
+                UPDATE_ORDER, {"the_order_id": order_id, "loaded_version": loaded, **values}
             )
             if changed.rowcount != 1:
                 raise ConcurrencyConflict(f"order {order_id} changed under us")
@@ -88,18 +113,14 @@ class SqlNotificationRepository:
 
     def save(self) -> None:
         for notification in self.seen.values():
-            owner = (
-                select(orders.c.owner_session)
-                .where(orders.c.order_id == notification.order_id)
-                .scalar_subquery()
-            )
             self.connection.execute(
-                insert(notifications).values(
-                    notification_id=notification.notification_id,
-                    order_id=notification.order_id,
-                    session_id=owner,
-                    text=notification.text,
-                    created_at=utcnow(),
-                )
+                INSERT_NOTIFICATION,
+                {
+                    "notification_id": notification.notification_id,
+                    "order_id": notification.order_id,
+                    "notified_order_id": notification.order_id,
+                    "text": notification.text,
+                    "created_at": utcnow(),
+                },
             )
         self.seen.clear()

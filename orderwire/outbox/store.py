@@ -67,8 +67,56 @@ class SqlOutbox:
         request_id: str | None,
         audience: Iterable[str],
     ) -> OutboxEvent:
-        event_id = str(uuid.uuid4())
+        """Insert one event now (it takes its place in the seq order at once)."""
+        [stored] = self.append_all(
+            [(event, aggregate_id, aggregate_version)], request_id=request_id, audience=audience
+        )
+        return stored
+
+    def append_all(
+        self,
+        recorded: Iterable[tuple[Event, str, int]],
+        *,
+        request_id: str | None,
+        audience: Iterable[str],
+    ) -> list[OutboxEvent]:
+        """Insert the (event, aggregate id, aggregate version) of one command, in their order,
+        in one statement (an executemany: one call into the driver instead of one per event)."""
+        audience = tuple(sorted(set(audience)))
         occurred_at = utcnow()
+        stored = [
+            self._envelope(event, aggregate_id, version, request_id, audience, occurred_at)
+            for event, aggregate_id, version in recorded
+        ]
+        if stored:
+            self.connection.execute(
+                INSERT_EVENT,
+                [
+                    {
+                        "event_id": item.event_id,
+                        "type": item.type,
+                        "aggregate_id": item.aggregate_id,
+                        "aggregate_version": item.aggregate_version,
+                        "request_id": item.request_id,
+                        "audience": list(audience),
+                        "envelope": item.envelope,
+                    }
+                    for item in stored
+                ],
+            )
+        self.appended.extend(stored)
+        return stored
+
+    @staticmethod
+    def _envelope(
+        event: Event,
+        aggregate_id: str,
+        aggregate_version: int,
+        request_id: str | None,
+        audience: tuple[str, ...],
+        occurred_at: datetime,
+    ) -> OutboxEvent:
+        event_id = str(uuid.uuid4())
         envelope = dumps(
             make_envelope(
                 event_id=event_id,
@@ -80,24 +128,9 @@ class SqlOutbox:
                 data=event.data(),
             )
         )
-        audience = tuple(sorted(set(audience)))
-        self.connection.execute(
-            INSERT_EVENT,
-            {
-                "event_id": event_id,
-                "type": event.name,
-                "aggregate_id": aggregate_id,
-                "aggregate_version": aggregate_version,
-                "request_id": request_id,
-                "audience": list(audience),
-                "envelope": envelope,
-            },
-        )
-        stored = OutboxEvent(
+        return OutboxEvent(
             event_id, event.name, aggregate_id, audience, envelope, request_id, aggregate_version
         )
-        self.appended.append(stored)
-        return stored
 
 
 # Any: SQLAlchemy 2.0 and 2.1 spell a Row's type parameters differently, and both are allowed.

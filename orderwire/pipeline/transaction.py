@@ -43,15 +43,14 @@ class RunInTransaction:
             outcome = next_step(execution)
             if outcome.status == CommandStatus.SUCCEEDED:  # the handler ran: keep what it did
                 uow.save_aggregates()
-                audience = uow.audience(execution.context.session_id)
-                for item in execution.recorded:
-                    uow.outbox.append(
-                        item.event,
-                        aggregate_id=item.aggregate_id,
-                        aggregate_version=item.aggregate_version,
-                        request_id=execution.request_id,
-                        audience=audience,
-                    )
+                uow.outbox.append_all(
+                    [
+                        (item.event, item.aggregate_id, item.aggregate_version)
+                        for item in execution.recorded
+                    ],
+                    request_id=execution.request_id,
+                    audience=uow.audience(execution.context.session_id),
+                )
                 uow.commands.finish(
                     execution.command_id,
                     CommandStatus.SUCCEEDED,

@@ -48,6 +48,15 @@ class Outbox(Protocol):
         audience: Iterable[str],
     ) -> StoredEvent: ...
 
+    def append_all(
+        self,
+        recorded: Iterable[tuple[Event, str, int]],  # (event, aggregate id, aggregate version)
+        *,
+        request_id: str | None,
+        audience: Iterable[str],
+    ) -> list[Any]:
+        """Append a command's events, in order, in one go; returns what `append` would."""
+
 
 class PipelineUnitOfWork(Protocol):
     # Read-only: behaviours use these and never replace them, so a unit of work may hold

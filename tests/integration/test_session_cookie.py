@@ -43,3 +43,28 @@ def test_in_production_the_session_cookie_is_also_secure(
     )
     assert {"httponly", "secure"} <= attributes(cookie)
     assert "SameSite=Lax" in cookie
+
+
+def test_the_cookie_is_renewed_once_a_day_not_on_every_response(
+    database_url: str, redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import web.sessions
+
+    settings = Settings.from_env({"DATABASE_URL": database_url, "REDIS_URL": redis_server.url})
+    client = create_app(settings).test_client()
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(web.sessions.time, "time", lambda: now[0])
+
+    def sets_cookie() -> bool:
+        answer = client.get("/")
+        assert answer.status_code == 200
+        return any(v.startswith("session=") for v in answer.headers.getlist("Set-Cookie"))
+
+    assert sets_cookie()  # the new session
+    now[0] += 3600
+    assert not sets_cookie()  # the same cookie is still good for 30 days
+    now[0] += 24 * 3600
+    assert sets_cookie()  # a day on: renewed, its 30 days start again
+    with client.session_transaction() as session:
+        assert session["renewed"] == int(now[0]) and session.permanent
+    assert not sets_cookie()

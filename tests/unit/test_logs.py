@@ -82,3 +82,57 @@ def test_configuring_twice_leaves_one_orderwire_handler(lines) -> None:
     root = logging.getLogger()
     assert sum(getattr(handler, "_orderwire", False) for handler in root.handlers) == 1
     assert root.level == logging.DEBUG
+
+
+def test_a_line_is_what_python_json_logger_itself_would_write() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+
+    from orderwire.logs import json_formatter
+
+    ours = json_formatter("test")
+    theirs = JsonFormatter(
+        "{asctime}{levelname}{name}{message}{request_id}",
+        style="{",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        static_fields={"process": "test"},
+    )
+    theirs.converter = ours.converter
+    theirs.default_time_format, theirs.default_msec_format = "%Y-%m-%dT%H:%M:%S", "%s.%03dZ"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        failure = sys.exc_info()
+    records = [
+        logging.makeLogRecord(
+            {"name": "n", "levelno": 20, "levelname": "INFO", "msg": "m %s", "args": ("é",),
+             "request_id": "r", "event": "e", "attempts": 2, "_private": 1}
+        ),
+        logging.makeLogRecord(
+            {"name": "n", "levelno": 40, "levelname": "ERROR", "msg": "failed",
+             "exc_info": failure, "request_id": None, "when": object()}
+        ),
+        logging.makeLogRecord({"name": "n", "msg": {"a": 1}, "request_id": None}),
+    ]
+    for record in records:
+        assert ours.format(record) == theirs.format(record)
+
+
+def test_configured_records_skip_the_callers_frame_thread_and_process(lines) -> None:
+    captured: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(record)
+
+    handler = Capture()
+    logger = logging.getLogger("orderwire.test.attributes")
+    logger.addHandler(handler)
+    try:
+        logger.info("hello", extra={"event": "greeting"})
+    finally:
+        logger.removeHandler(handler)
+    [record] = captured
+    assert (record.funcName, record.thread, record.process) == ("(unknown function)", None, None)
+    assert lines()[0]["process"] == "test"  # the role's name, as before
