@@ -46,6 +46,14 @@ def command_row(engine: Engine, some_id: str) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
+def recorded_command(engine: Engine, some_id: str) -> dict[str, Any]:
+    """`command_row` for a test whose point is that the command was recorded: says so when
+    it was not, where indexing a missing row would raise a TypeError."""
+    row = command_row(engine, some_id)
+    assert row is not None, f"no command recorded under {some_id}"
+    return row
+
+
 def command_id_of(engine: Engine, request_id: str) -> str:
     """The command id of the one command with this request id (tests use unique keys)."""
     query = select(commands.c.command_id).where(commands.c.request_id == request_id)

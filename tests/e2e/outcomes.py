@@ -1,7 +1,7 @@
 """What every failure test asserts at the end: each accepted command ended once, its
 order exists once, and every committed event was published."""
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Table, func, select
 
 from orderwire.db.command_log import UNFINISHED
 from orderwire.db.engine import make_engine
@@ -14,7 +14,7 @@ def assert_each_command_ended_once(database_url: str, accepted_orders: set[str])
     many commands needed more than one attempt (rescued from a dead worker or broker)."""
     engine = make_engine(database_url)
 
-    def rows(table, *where) -> int:  # type: ignore[no-untyped-def]
+    def rows(table: Table, *where: ColumnElement[bool]) -> int:
         with engine.connect() as connection:
             query = select(func.count()).select_from(table).where(*where)
             return connection.execute(query).scalar_one()

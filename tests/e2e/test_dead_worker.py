@@ -8,6 +8,7 @@ renewals keep it where it is; then the whole worker is killed.
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def system(tmp_path) -> Iterator[System]:  # type: ignore[no-untyped-def]
+def system(tmp_path: Path) -> Iterator[System]:
     with System(tmp_path, env={"ORDERWIRE_FAULTS": "transaction.before_commit=sleep:40"},
                 worker_concurrency=1) as running:
         yield running

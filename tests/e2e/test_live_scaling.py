@@ -9,6 +9,7 @@ about nothing, not what it would cost to decode every event of the system.
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -26,7 +27,7 @@ PADDING = 600  # bytes of text per event, about a real envelope's size
 
 
 @pytest.fixture
-def webs(tmp_path) -> Iterator[tuple[System, list[int]]]:  # type: ignore[no-untyped-def]
+def webs(tmp_path: Path) -> Iterator[tuple[System, list[int]]]:
     system = System(tmp_path, env={"ORDERWIRE_RATE_LIMIT": "off"})
     system.redis.start()
     system.create_schema()

@@ -12,6 +12,7 @@ from after the failover.
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ PAGES = 3
 
 
 @pytest.fixture
-def deployment(tmp_path) -> Iterator[tuple[System, SentinelSet]]:  # type: ignore[no-untyped-def]
+def deployment(tmp_path: Path) -> Iterator[tuple[System, SentinelSet]]:
     with SentinelSet(tmp_path / "redis") as redis_set:
         system = System(
             tmp_path / "system",

@@ -1,6 +1,8 @@
 """Fixtures shared by the integration tests: the real bootstrap on the test's database and
 Redis, and a PSUBSCRIBE listener. A test module may define its own to wire differently."""
 
+from collections.abc import Iterator
+
 import pytest
 import redis
 from alembic import command
@@ -37,7 +39,7 @@ def services(settings: Settings, engine: Engine, redis_client: redis.Redis) -> O
 
 
 @pytest.fixture
-def listener(redis_client: redis.Redis):  # type: ignore[no-untyped-def]
+def listener(redis_client: redis.Redis) -> Iterator[PatternListener]:
     subscriber = PatternListener(redis_client)
     yield subscriber
     subscriber.close()

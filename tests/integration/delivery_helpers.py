@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, text
 
+from orderwire.bootstrap import Orderwire
 from orderwire.db.engine import is_postgres, utcnow
 from orderwire.db.tables import events, parked_deliveries, sales_ledger, subscriber_positions
 from orderwire.outbox.deliveries.subscriptions import Subscription
@@ -18,7 +19,7 @@ class FlakyUpstream(Exception):
     pass
 
 
-def paid_order(services) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+def paid_order(services: Orderwire) -> tuple[str, str, str]:
     """(order id, the PayOrder's command id, the OrderPaid event id) of a freshly paid order."""
     order_id = str(uuid.uuid4())
     place = record_command(services.engine, "PlaceOrder", place_order_payload(order_id))

@@ -155,7 +155,9 @@ class HangingRedis:
         self._thread.join(10)
 
 
-def relay_process(database_url: str, redis_url: str, log: Path, faults: str = ""):  # type: ignore[no-untyped-def]
+def relay_process(
+    database_url: str, redis_url: str, log: Path, faults: str = ""
+) -> subprocess.Popen[bytes]:
     """`orderwire relay` as a process of its own, with these fault points."""
     env = {
         **os.environ,

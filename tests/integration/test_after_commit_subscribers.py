@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Connection, Engine, insert, select
 
 from orderwire import subscribers
+from orderwire.bootstrap import Orderwire
 from orderwire.db.engine import is_postgres, utcnow
 from orderwire.db.tables import events, subscriber_positions
 from orderwire.outbox.deliveries.delivery import Backoff, SubscriberDelivery
@@ -29,7 +30,7 @@ from tests.integration.delivery_helpers import (
 )
 from tests.integration.event_helpers import closed_redis_url, orderwire_on
 from tests.payloads import place_order_payload
-from tests.recorded_commands import command_row, record_command
+from tests.recorded_commands import record_command, recorded_command
 from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,7 @@ NO_WAIT = Backoff(first=0, cap=0)
 
 
 @pytest.fixture
-def services(engine: Engine, database_url: str):  # type: ignore[no-untyped-def]
+def services(engine: Engine, database_url: str) -> Orderwire:
     # Delivery needs only the database; Redis being down changes nothing here.
     return orderwire_on(engine, database_url, closed_redis_url())
 
@@ -93,7 +94,7 @@ def test_a_failing_subscriber_leaves_no_trace_and_the_command_as_it_was(
     assert after["position"] == start
     assert (after["failing_event_id"], after["failures"]) == (event_id, 1)
     assert after["last_error"] == "FlakyUpstream: the ledger service timed out"
-    assert command_row(engine, pay)["status"] == "succeeded"  # type: ignore[index]
+    assert recorded_command(engine, pay)["status"] == "succeeded"
 
 
 def test_a_failing_event_is_retried_only_after_its_backoff(services, engine: Engine) -> None:

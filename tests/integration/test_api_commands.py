@@ -21,7 +21,13 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
 from tests.payloads import ORDER, a_key
-from tests.recorded_commands import command_count, command_id_of, command_row, execute_request
+from tests.recorded_commands import (
+    command_count,
+    command_id_of,
+    command_row,
+    execute_request,
+    recorded_command,
+)
 from tools.harness.api_client import ApiClient
 from tools.harness.waiting import wait_for
 from web import create_app
@@ -104,7 +110,7 @@ def test_an_order_is_recorded_then_enqueued_with_only_its_command_id_then_answer
     assert str(uuid.UUID(body["order_id"])) == body["order_id"]
     assert "Idempotent-Replayed" not in answer.headers
 
-    row = command_row(engine, key)
+    row = recorded_command(engine, key)
     assert row["status"] == "accepted" and row["order_id"] == body["order_id"]
     assert row["payload"]["customer_name"] == "Ada Lovelace"
     assert len(row["fingerprint"]) == 64 and row["session_id"]
@@ -162,7 +168,7 @@ def test_order_steps_are_accepted_for_the_order_in_the_path(
     assert answer.status_code == 202, answer.get_json()
     assert answer.get_json()["command"] == command
     assert answer.get_json()["order_id"] == order_id
-    row = command_row(engine, key)
+    row = recorded_command(engine, key)
     assert row["order_id"] == order_id
     if command == "CancelOrder":
         assert row["payload"]["reason"] == "changed my mind"
@@ -255,7 +261,7 @@ def test_the_same_key_on_another_endpoint_is_409(
     for answer in (elsewhere, other_order):
         assert answer.status_code == 409
         assert answer.get_json()["error"]["code"] == "idempotency_key_reused"
-    assert command_row(engine, key)["command"] == "PayOrder"
+    assert recorded_command(engine, key)["command"] == "PayOrder"
     assert len(queued(redis_client, key)) == 1
 
 
@@ -460,7 +466,7 @@ def test_when_redis_is_down_the_command_is_still_accepted_and_the_sweeper_sends_
 
         assert answer.status_code == 202
         assert answer.get_json()["status"] == "accepted"
-        assert command_row(engine, key)["status"] == "accepted"
+        assert recorded_command(engine, key)["status"] == "accepted"
 
         broker = PrivateRedis(tmp_path / "broker", port=broker.port).start()
         broker_client = redis.Redis.from_url(broker.url)

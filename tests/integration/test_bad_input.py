@@ -23,7 +23,7 @@ from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
 from tests.payloads import ORDER, a_key
-from tests.recorded_commands import command_count, command_row
+from tests.recorded_commands import command_count, command_row, recorded_command
 from tools.harness.api_client import ApiClient
 from web import create_app
 
@@ -115,7 +115,7 @@ def test_every_valid_order_is_accepted(body: dict[str, Any], client: FlaskClient
     key = a_key("valid")
     answer = ApiClient(client, key_prefix="bad").post("/api/orders", body, key=key)
     assert answer.status_code == 202, answer.get_json()
-    assert command_row(engine, key)["status"] == "accepted"
+    assert recorded_command(engine, key)["status"] == "accepted"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

@@ -16,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection, Engine
 
 from orderwire import registry
+from orderwire.bootstrap import Orderwire
+from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.deliveries.delivery import SubscriberDelivery
 from orderwire.outbox.deliveries.subscriptions import Subscription
 from tests.integration.delivery_helpers import (
@@ -38,7 +40,7 @@ LEDGER = "add_to_sales_ledger"
 
 
 @pytest.fixture
-def services(engine: Engine, database_url: str, redis_server):  # type: ignore[no-untyped-def]
+def services(engine: Engine, database_url: str, redis_server: PrivateRedis) -> Orderwire:
     services = orderwire_on(
         engine, database_url, redis_server.url,
         after_commit_subscribers=registry.AFTER_COMMIT_SUBSCRIBERS,
@@ -57,7 +59,7 @@ def orderwire(database_url: str, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def park_a_payment(services) -> str:  # type: ignore[no-untyped-def]
+def park_a_payment(services: Orderwire) -> str:
     """Pay an order while the ledger's upstream is down, until the payment is parked."""
 
     def down(envelope: dict[str, Any], connection: Connection) -> None:
@@ -69,7 +71,7 @@ def park_a_payment(services) -> str:  # type: ignore[no-untyped-def]
     return event_id
 
 
-def gauges(services) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
+def gauges(services: Orderwire) -> dict[tuple[str, str], float]:
     answer = create_app(services.settings, services=services).test_client().get("/metrics")
     assert answer.status_code == 200
     found = {}

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
@@ -15,7 +15,7 @@ from orderwire.db.tables import commands
 from orderwire.pipeline.execution import Execution, Outcome
 from orderwire.pipeline.lease import HoldLease
 from tests.payloads import place_order_payload
-from tests.recorded_commands import command_row, record_command
+from tests.recorded_commands import record_command, recorded_command
 from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -34,8 +34,8 @@ def running_since_long_ago(engine: Engine) -> str:
     return request_id
 
 
-def touched(engine: Engine, request_id: str):  # type: ignore[no-untyped-def]
-    return command_row(engine, request_id)["touched_at"]
+def touched(engine: Engine, request_id: str) -> datetime:
+    return recorded_command(engine, request_id)["touched_at"]
 
 
 def test_a_command_being_run_has_its_lease_renewed_until_it_ends(engine: Engine) -> None:

@@ -22,7 +22,12 @@ from orderwire.local_redis import PrivateRedis, free_port
 from orderwire.outbox.store import OutboxEvent
 from orderwire.pipeline.retries import RetryPolicy
 from tests.payloads import a_key, place_order_payload
-from tests.recorded_commands import command_id_of, command_row, record_command, stored_events
+from tests.recorded_commands import (
+    command_id_of,
+    record_command,
+    recorded_command,
+    stored_events,
+)
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -96,7 +101,7 @@ def test_commands_are_counted_by_type_when_accepted_and_when_finished(
         for _ in range(2)
     ]
     # Paid and shipped while the order is still being placed: the worker finds no order.
-    order_id = command_row(services.engine, placed[0])["order_id"]
+    order_id = recorded_command(services.engine, placed[0])["order_id"]
     rejected = accepted_by_the_web(services, browser, f"/api/orders/{order_id}/pay", {})
     failing = accepted_by_the_web(services, browser, f"/api/orders/{order_id}/ship", {})
     accepted = scrape(services)

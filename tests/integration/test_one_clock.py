@@ -14,7 +14,7 @@ from orderwire.db.clock import database_time
 from orderwire.db.tables import commands
 from orderwire.sweeper import CommandSweeper
 from tests.payloads import place_order_payload
-from tests.recorded_commands import command_row, record_command
+from tests.recorded_commands import record_command, recorded_command
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def test_a_sweeper_45_s_ahead_leaves_a_fresh_command_alone(engine: Engine) -> No
     with host_clock(+45):
         sweeper(engine, sent).sweep()
     assert fresh not in sent
-    assert command_row(engine, fresh)["status"] == "accepted"
+    assert recorded_command(engine, fresh)["status"] == "accepted"
 
 
 def test_a_web_host_45_s_behind_does_not_make_its_commands_look_stale(engine: Engine) -> None:

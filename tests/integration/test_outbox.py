@@ -35,7 +35,7 @@ from tests.integration.event_helpers import (
     unpublished_ids,
 )
 from tests.payloads import a_key, place_order_payload
-from tests.recorded_commands import command_row, record_command, stored_events
+from tests.recorded_commands import record_command, recorded_command, stored_events
 from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ def test_every_event_of_a_command_is_stored_with_the_command(
     placed, note = stored
     assert (placed["aggregate_id"], placed["aggregate_version"]) == (order_id, 1)
     assert (note["aggregate_id"], note["aggregate_version"]) == (note["data"]["notification_id"], 1)
-    assert all(event["request_id"] == command_row(engine, request_id)["request_id"]
+    assert all(event["request_id"] == recorded_command(engine, request_id)["request_id"]
                for event in stored)
     assert all(event["audience"] == [session] for event in stored)
 

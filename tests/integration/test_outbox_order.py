@@ -5,7 +5,7 @@ transaction that took its seq early and committed late."""
 import uuid
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from domain.events import OrderShipped
 from orderwire.db.tables import events
@@ -52,7 +52,7 @@ def test_the_fast_path_defers_to_the_relay_while_an_earlier_event_of_the_order_w
     assert versions == [1, 2, 3]
 
 
-def _insert_event(connection, *, seq: int, aggregate_id: str, version: int) -> str:  # type: ignore[no-untyped-def]
+def _insert_event(connection: Connection, *, seq: int, aggregate_id: str, version: int) -> str:
     stored = outbox.SqlOutbox(connection).append(
         OrderShipped(order_id=aggregate_id),
         aggregate_id=aggregate_id,

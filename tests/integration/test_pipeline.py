@@ -36,6 +36,7 @@ from tests.recorded_commands import (
     event_types,
     order_count,
     record_command,
+    recorded_command,
     stored_events,
 )
 
@@ -218,7 +219,7 @@ def test_a_handler_that_always_fails_ends_failed_after_the_configured_attempts(
 
     assert outcome.status == "failed"
     assert len(calls) == 3
-    row = command_row(engine, request_id)
+    row = recorded_command(engine, request_id)
     assert row["status"] == "failed" and row["attempts"] == 3
     assert row["error"]["code"] == "attempts_exhausted"
     assert order_count(engine, payload["order_id"]) == 0
@@ -227,7 +228,7 @@ def test_a_handler_that_always_fails_ends_failed_after_the_configured_attempts(
 
     # A redelivery finds it finished: no endless loop of attempts.
     assert services.execute(request_id).status == "failed"
-    assert len(calls) == 3 and command_row(engine, request_id)["attempts"] == 3
+    assert len(calls) == 3 and recorded_command(engine, request_id)["attempts"] == 3
 
 
 def test_a_handler_that_fails_once_succeeds_on_its_second_attempt_exactly_once(
@@ -252,7 +253,7 @@ def test_a_handler_that_fails_once_succeeds_on_its_second_attempt_exactly_once(
     request_id = record_command(engine, "PlaceOrder", payload, session_id=SENDER)
 
     assert services.execute(request_id).status == "succeeded"
-    row = command_row(engine, request_id)
+    row = recorded_command(engine, request_id)
     assert row["attempts"] == 2 and row["result"]["order_id"] == payload["order_id"]
     assert order_count(engine, payload["order_id"]) == 1
     assert event_types(engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]
@@ -283,10 +284,10 @@ def test_the_same_command_executed_twice_places_one_order(
 
     assert first.status == second.status == "succeeded"
     assert first.result == second.result
-    assert handled == [command_row(engine, request_id)["request_id"]]
+    assert handled == [recorded_command(engine, request_id)["request_id"]]
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]
-    assert command_row(services.engine, request_id)["attempts"] == 1
+    assert recorded_command(services.engine, request_id)["attempts"] == 1
 
 
 def test_the_same_command_executed_by_two_threads_at_once_places_one_order(
@@ -315,7 +316,7 @@ def test_the_same_command_executed_by_two_threads_at_once_places_one_order(
 
     assert errors == []
     assert [outcome.status for outcome in outcomes] == ["succeeded", "succeeded"]
-    assert handled == [command_row(engine, request_id)["request_id"]]
+    assert handled == [recorded_command(engine, request_id)["request_id"]]
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]
     assert event_types(services.engine, command_id=request_id).count("OrderPlaced") == 1
@@ -368,7 +369,7 @@ def test_two_deliveries_at_the_lock_at_once_still_place_one_order(
 
     assert [outcome.status for outcome in outcomes] == ["succeeded", "succeeded"]
     # the handler ran once, not twice then rejected
-    assert handled == [command_row(services.engine, request_id)["request_id"]]
-    assert command_row(services.engine, request_id)["attempts"] == 1
+    assert handled == [recorded_command(services.engine, request_id)["request_id"]]
+    assert recorded_command(services.engine, request_id)["attempts"] == 1
     assert order_count(services.engine, payload["order_id"]) == 1
     assert event_types(services.engine, aggregate_id=payload["order_id"]) == ["OrderPlaced"]

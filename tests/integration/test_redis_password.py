@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from orderwire.bootstrap import bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis
 from tests.payloads import ORDER, a_key
-from tests.recorded_commands import command_row
+from tests.recorded_commands import recorded_command
 from web import create_app
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ def guarded(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def client_for(database_url: str, engine: Engine, redis_url: str):  # type: ignore[no-untyped-def]
+def client_for(database_url: str, engine: Engine, redis_url: str) -> FlaskClient:
     settings = Settings(redis_url=redis_url, database_url=database_url, secret_key="test-only",
                         environment="test")
     return create_app(settings, services=bootstrap(settings, engine=engine)).test_client()
@@ -64,5 +65,5 @@ def test_without_the_right_password_redis_is_away_and_commands_still_wait_safely
     answer = client.post("/api/orders", json=ORDER, headers={"Idempotency-Key": key})
 
     assert answer.status_code == 202  # stored; the sweeper sends it once Redis lets us in
-    assert command_row(engine, key)["status"] == "accepted"
+    assert recorded_command(engine, key)["status"] == "accepted"
     assert redis.Redis(port=guarded.port, password=PASSWORD).llen("celery") == 0

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, delete, func, insert, select, update
 
+from orderwire.bootstrap import Orderwire
 from orderwire.command_status import CommandStatus
 from orderwire.db.engine import utcnow
 from orderwire.db.retention import Retention
@@ -163,7 +164,7 @@ def test_one_run_deletes_at_most_its_batches(engine: Engine) -> None:
     assert len(existing_events(engine, old)) >= 3
 
 
-def test_the_relay_process_prunes_on_its_own(services) -> None:  # type: ignore[no-untyped-def]
+def test_the_relay_process_prunes_on_its_own(services: Orderwire) -> None:
     import threading
 
     from orderwire.relay_process import run_relay

@@ -17,7 +17,7 @@ from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import ConfigError, Settings
 from orderwire.local_redis import PrivateRedis, free_port
 from tests.payloads import ORDER, a_key, form_fields
-from tests.recorded_commands import command_count, command_row, execute_request
+from tests.recorded_commands import command_count, command_row, execute_request, recorded_command
 from tools.harness.api_client import ApiClient
 from web import create_app
 from web.rate_limit import RateLimit, RedisRateLimiter
@@ -109,7 +109,7 @@ def test_the_order_form_with_its_token_is_accepted(app: Flask, engine: Engine) -
     fields = form_order(csrf_token(client))
     answer = client.post("/orders", data=fields)
     assert answer.status_code == 303
-    assert command_row(engine, fields["idempotency_key"])["command"] == "PlaceOrder"
+    assert recorded_command(engine, fields["idempotency_key"])["command"] == "PlaceOrder"
 
 
 @pytest.mark.parametrize("action", ["pay", "ship", "cancel"])
@@ -288,7 +288,7 @@ def test_when_redis_is_down_the_limit_fails_open_and_commands_are_still_accepted
     statuses = [api(client).post("/api/orders", ORDER, key=key).status_code for key in keys]
 
     assert statuses == [202, 202]
-    assert all(command_row(engine, key)["status"] == "accepted" for key in keys)
+    assert all(recorded_command(engine, key)["status"] == "accepted" for key in keys)
     assert any(getattr(r, "event", None) == "rate_limit.unavailable" for r in caplog.records)
 
 

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def an_envelope(event, version: int) -> dict:  # type: ignore[no-untyped-def]
+def an_envelope(event: OrderPaid | OrderShipped, version: int) -> dict[str, Any]:
     return make_envelope(
         event_id=str(uuid.uuid4()),
         event_type=event.name,

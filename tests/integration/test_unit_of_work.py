@@ -15,7 +15,7 @@ from orderwire.command_status import CommandStatus
 from orderwire.db.unit_of_work import SqlAlchemyUnitOfWork
 from orderwire.sweeper import CommandSweeper
 from tests.payloads import a_key, place_order_payload
-from tests.recorded_commands import command_row, record_command, stored_events
+from tests.recorded_commands import record_command, recorded_command, stored_events
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def test_lock_start_finish_and_append_commit_together(engine: Engine) -> None:
         assert [event.event_id for event in uow.outbox.appended] == [stored.event_id]
         uow.commit()
 
-    row = command_row(engine, request_id)
+    row = recorded_command(engine, request_id)
     assert (row["status"], row["attempts"], row["result"]) == ("succeeded", 2, {"ok": True})
     assert [event["id"] for event in stored_events(engine, request_id=request_id)] == [
         stored.event_id
@@ -52,7 +52,7 @@ def test_a_unit_of_work_left_without_commit_leaves_nothing(engine: Engine) -> No
                           aggregate_version=1,
                           request_id=request_id, audience=[])
 
-    row = command_row(engine, request_id)
+    row = recorded_command(engine, request_id)
     assert (row["status"], row["attempts"]) == ("accepted", 0)
     assert stored_events(engine, request_id=request_id) == []
 
@@ -69,7 +69,7 @@ def test_finish_never_overwrites_a_final_status_and_can_record_the_attempts(
         uow.commands.start(request_id, 7)  # a final command is not started again either
         uow.commit()
 
-    row = command_row(engine, request_id)
+    row = recorded_command(engine, request_id)
     assert (row["status"], row["attempts"]) == ("failed", 3)
 
 

@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ ORDERWIRE = str(Path(sys.executable).parent / "orderwire")
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path):  # type: ignore[no-untyped-def]
+def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     with PrivateRedis(tmp_path / "redis") as server:
         yield server
 

@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -40,7 +41,7 @@ def take(events: Iterator[dict], count: int) -> list[dict]:
     return taken
 
 
-def fast(client: redis.Redis, group: str, **options) -> FeedConsumer:  # type: ignore[no-untyped-def]
+def fast(client: redis.Redis, group: str, **options: Any) -> FeedConsumer:
     options.setdefault("block", timedelta(milliseconds=100))
     return FeedConsumer(client, group, **options)
 
@@ -332,7 +333,9 @@ def test_a_group_redis_lost_is_created_again_from_what_the_feed_holds(
     assert not set(first) & {event["id"] for event in rest}
 
 
-def test_consume_reads_redis_url_and_types(own_redis: PrivateRedis, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_consume_reads_redis_url_and_types(
+    own_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = redis.Redis.from_url(own_redis.url)
     publish(client, 2)
     monkeypatch.setenv("REDIS_URL", own_redis.url)

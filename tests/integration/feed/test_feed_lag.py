@@ -11,6 +11,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, update
 
+from orderwire.bootstrap import Orderwire
 from orderwire.db.engine import utcnow
 from orderwire.db.tables import events
 from orderwire.feed import FeedConsumer
@@ -92,7 +93,7 @@ def test_the_relay_says_louder_when_a_group_already_lost_entries(
     assert "lost entries it had not handled" in caplog.text
 
 
-def scrape(services) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
+def scrape(services: Orderwire) -> dict[tuple[str, str], float]:
     answer = create_app(services.settings, services=services).test_client().get("/metrics")
     assert answer.status_code == 200
     return {
