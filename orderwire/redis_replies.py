@@ -8,7 +8,7 @@ read, keeps the checks that matter (a trimmed entry in the feed) from drowning i
 that cannot fail.
 """
 
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 StreamEntry = tuple[bytes, dict[bytes, bytes]]  # (stream id, fields)
 
@@ -22,6 +22,20 @@ def group_reply(reply: Any) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, b
     """An XREADGROUP reply, [(stream, entries)], empty when the read timed out (None); here
     an entry's fields may be None or empty: it was deleted while pending."""
     return cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]]]], reply or [])
+
+
+class PendingEntry(TypedDict):
+    """One entry of an XPENDING reply with a range, as redis-py parses it."""
+
+    message_id: bytes
+    consumer: bytes
+    time_since_delivered: int  # milliseconds
+    times_delivered: int
+
+
+def pending_entries(reply: Any) -> list[PendingEntry]:
+    """An XPENDING reply with a range (`xpending_range`)."""
+    return cast(list[PendingEntry], reply)
 
 
 def byte_strings(reply: Any) -> list[bytes]:

@@ -32,7 +32,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -109,8 +109,9 @@ class FeedConsumer:
         self._autoclaim = self.client.register_script(AUTOCLAIM_JUSTID)
         self._outage = RedisOutage(f"feed consumer {self.consumer} of {self.group}", log)
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Every event for this consumer, as its envelope (a dict), until the caller stops.
+    def events(self) -> Generator[dict[str, Any], None, None]:
+        """Every event for this consumer, as its envelope (a dict), until the caller stops
+        (stops reading, or closes the generator).
         Redis going away pauses the loop (logged, retried with backoff); it never ends it."""
         self._own_pending_first = True
         self._current = None

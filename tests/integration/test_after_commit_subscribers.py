@@ -89,7 +89,8 @@ def test_a_failing_subscriber_leaves_no_trace_and_the_command_as_it_was(
 
     assert delivery.deliver() == 0
 
-    assert booked_since(engine, before) == (0, 0)  # its half-done write rolled back with it
+    # its half-done write rolled back with it
+    assert booked_since(engine, before) == (0, Decimal(0))
     after = position_of(engine, flaky.name)
     assert after["position"] == start
     assert (after["failing_event_id"], after["failures"]) == (event_id, 1)
@@ -234,7 +235,7 @@ def test_the_registry_subscribers_book_a_payment_and_take_it_back_on_cancel(
         record_command(engine, "CancelOrder", {"order_id": order_id, "reason": "changed my mind"})
     )
     assert delivery.deliver() == 1
-    assert booked_since(engine, before) == (0, 0)
+    assert booked_since(engine, before) == (0, Decimal(0))
 
 
 def test_cancelling_an_unpaid_order_leaves_the_sales_ledger_alone(
@@ -250,7 +251,7 @@ def test_cancelling_an_unpaid_order_leaves_the_sales_ledger_alone(
     )
     assert cancel.status == "succeeded"
     assert delivery.deliver() == 1
-    assert booked_since(engine, before) == (0, 0)
+    assert booked_since(engine, before) == (0, Decimal(0))
 
 
 def test_a_subscriber_new_to_the_relay_starts_from_the_oldest_event(

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine
 from orderwire.bootstrap import Orderwire, bootstrap
 from orderwire.config import Settings
 from orderwire.local_redis import PrivateRedis, free_port
+from orderwire.redis_replies import byte_strings
 from tests.payloads import ORDER, a_key
 from tests.recorded_commands import (
     command_count,
@@ -76,7 +77,7 @@ def same_session(clients: list[FlaskClient]) -> list[FlaskClient]:
 def queued(broker: redis.Redis, request_id: str) -> list[dict[str, Any]]:
     """Messages for this request id waiting in the broker's `celery` list, decoded."""
     found = []
-    for raw in broker.lrange("celery", 0, -1):
+    for raw in byte_strings(broker.lrange("celery", 0, -1)):
         message = json.loads(raw)
         if message["headers"]["id"] == request_id:
             args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))

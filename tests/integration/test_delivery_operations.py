@@ -162,7 +162,8 @@ def test_a_relay_killed_between_the_effect_and_its_commit_books_the_payment_once
     crashing = relay_process(database_url, redis_server.url, log, "subscriber.after=crash")
     assert crashing.wait(timeout=60) == 137, log.read_text()
     assert "fault injected: subscriber.after=crash" in log.read_text()
-    assert booked_since(engine, before) == (0, 0)  # the ledger's write died with the process
+    # the ledger's write died with the process
+    assert booked_since(engine, before) == (0, Decimal(0))
     assert position_of(engine, LEDGER)["position"] == start
 
     healthy = relay_process(database_url, redis_server.url, log)

@@ -68,6 +68,7 @@ def test_a_finished_command_s_lease_is_not_renewed(engine: Engine) -> None:
         )
         command_log.renew_leases(connection, [request_id])
         done = command_log.get(connection, request_id)
+    assert done is not None
     # Only running commands are renewed: the final touch is the finish itself.
     assert done["touched_at"] == done["finished_at"]
 

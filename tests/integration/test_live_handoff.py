@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 from simple_websocket import ConnectionClosed
+from wsproto.frame_protocol import CloseReason
 
 from orderwire.local_redis import PrivateRedis
 from tests.live_tools import publish_notes
@@ -32,7 +33,7 @@ class RecordingSocket:
 
     def send(self, data: str) -> None:
         if not self.connected:
-            raise ConnectionClosed(1000, "closed")
+            raise ConnectionClosed(CloseReason.NORMAL_CLOSURE, "closed")
         self.frames.append(json.loads(data))
 
     def close(self, reason: int | None = None, message: str | None = None) -> None:

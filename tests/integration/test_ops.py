@@ -35,7 +35,7 @@ def test_readyz_is_200_when_the_database_and_redis_answer(
     database_url = migrated
     answer = client_for(database_url, redis_server.url).get("/readyz")
     assert answer.status_code == 200
-    assert answer.json["status"] == "ready" and answer.json["down"] == {}
+    assert answer.get_json()["status"] == "ready" and answer.get_json()["down"] == {}
 
 
 def test_readyz_lists_the_workers_that_consume_without_depending_on_them(
@@ -43,13 +43,13 @@ def test_readyz_lists_the_workers_that_consume_without_depending_on_them(
 ) -> None:
     with PrivateRedis(tmp_path / "redis") as server:
         client = client_for(migrated, server.url)
-        assert client.get("/readyz").json["workers_consuming"] == []
+        assert client.get("/readyz").get_json()["workers_consuming"] == []
 
         worker_liveness.record_consumed(redis.Redis.from_url(server.url), "worker@a", 5)
         answer = client.get("/readyz")
 
     assert answer.status_code == 200
-    [worker] = answer.json["workers_consuming"]
+    [worker] = answer.get_json()["workers_consuming"]
     assert worker["node"] == "worker@a" and 0 <= worker["seconds_since_consumed"] < 5
 
 
@@ -61,8 +61,8 @@ def test_readyz_is_503_naming_redis_when_redis_stops(migrated: str, tmp_path: Pa
     answer = client.get("/readyz")
 
     assert answer.status_code == 503
-    assert answer.json["status"] == "unavailable"
-    assert list(answer.json["down"]) == ["redis"]
+    assert answer.get_json()["status"] == "unavailable"
+    assert list(answer.get_json()["down"]) == ["redis"]
 
 
 def test_readyz_is_503_naming_the_database_when_it_cannot_be_reached(
@@ -72,7 +72,7 @@ def test_readyz_is_503_naming_the_database_when_it_cannot_be_reached(
     answer = client_for(closed_port, redis_server.url).get("/readyz")
 
     assert answer.status_code == 503
-    assert list(answer.json["down"]) == ["database"]
+    assert list(answer.get_json()["down"]) == ["database"]
 
 
 def test_readyz_names_both_when_both_are_down() -> None:
@@ -80,7 +80,7 @@ def test_readyz_names_both_when_both_are_down() -> None:
     answer = client_for(nowhere, f"redis://127.0.0.1:{free_port()}/0").get("/readyz")
 
     assert answer.status_code == 503
-    assert sorted(answer.json["down"]) == ["database", "redis"]
+    assert sorted(answer.get_json()["down"]) == ["database", "redis"]
 
 
 def test_readyz_is_503_for_a_database_nobody_migrated(
@@ -90,7 +90,7 @@ def test_readyz_is_503_for_a_database_nobody_migrated(
     answer = client_for(f"sqlite:///{tmp_path / 'forgotten.db'}", redis_server.url).get("/readyz")
 
     assert answer.status_code == 503
-    assert answer.json["down"] == {"database": f"schema is at no revision, not {code_head()}"}
+    assert answer.get_json()["down"] == {"database": f"schema is at no revision, not {code_head()}"}
 
 
 def test_readyz_is_503_until_the_schema_reaches_the_code_s_head(
@@ -100,7 +100,7 @@ def test_readyz_is_503_until_the_schema_reaches_the_code_s_head(
     upgrade(url, "0001")
     client = client_for(url, redis_server.url)
     behind = client.get("/readyz")
-    assert behind.status_code == 503 and "0001" in behind.json["down"]["database"]
+    assert behind.status_code == 503 and "0001" in behind.get_json()["down"]["database"]
 
     upgrade(url)
     assert client.get("/readyz").status_code == 200

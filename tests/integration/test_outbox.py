@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.client import Pipeline
 from sqlalchemy import Engine, update
 
 from domain.events import OrderShipped
@@ -144,7 +145,7 @@ def test_published_after_commit_events_go_to_their_type_channel(
     services = orderwire_on(engine, database_url, redis_server.url)
     pubsub = redis_client.pubsub()
     pubsub.subscribe("orderwire.events.OrderPlaced")
-    assert pubsub.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
     try:
         _, ids = place(services, a_session())
         message = wait_for(lambda: pubsub.get_message(timeout=1), timeout=10, what="OrderPlaced")
@@ -178,7 +179,7 @@ def test_the_relay_process_leaves_fresh_events_to_the_fast_path_for_a_grace_peri
 ) -> None:
     down = orderwire_on(engine, database_url, closed_redis_url())
     _, ids = place(down, a_session())
-    relay = OutboxRelay(engine, lambda batch: None, grace=timedelta(minutes=5))
+    relay = OutboxRelay(engine, lambda batch: [], grace=timedelta(minutes=5))
     relay.publish_backlog()
     assert publication(engine, ids) == {event_id: False for event_id in ids}
 
@@ -232,7 +233,12 @@ def test_a_hanging_redis_does_not_keep_other_commands_from_committing(
     stuck_ids: list[str] = []
     committed = threading.Event()
     first = threading.Thread(target=lambda: stuck_ids.extend(place(stuck, a_session())[1]))
-    second = threading.Thread(target=lambda: (place(other, a_session()), committed.set()))
+
+    def place_another() -> None:
+        place(other, a_session())
+        committed.set()
+
+    second = threading.Thread(target=place_another)
     first.start()
     try:
         assert hanging.connected.wait(30), "the fast path never reached Redis"
@@ -280,7 +286,10 @@ def test_a_redis_that_forgot_the_publish_script_is_taught_it_again(
     redis_client.script_flush()  # what a restarted Redis knows: no scripts
     counter = a_key("published")
 
-    RedisEventPublisher(redis_client).publish([event], also=lambda pipe: pipe.incr(counter))
+    def count(pipe: Pipeline) -> None:
+        pipe.incr(counter)
+
+    RedisEventPublisher(redis_client).publish([event], also=count)
 
     assert redis_client.xlen(session_stream(session)) == 1
     listener.wait_for_copies({event.event_id}, copies=1)

@@ -210,5 +210,5 @@ def test_the_worker_refuses_a_command_on_another_sessions_order_as_not_found(
 
     outcome = services.execute(intruder)
 
-    assert str(outcome.status) == "rejected"
+    assert str(outcome.status) == "rejected" and outcome.error is not None
     assert outcome.error["code"] == "order_not_found"

@@ -42,8 +42,15 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def found(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """`re.search` for what the page must contain: says what is missing when it does not."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"{pattern!r} not found"
+    return match
+
+
 def csrf_token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return found(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def place(client: FlaskClient, name: str = "Ada", quantity: str = "2", **extra: Any) -> Any:
@@ -90,7 +97,9 @@ def test_the_order_form_places_an_order_and_redirects_to_its_page(
 ) -> None:
     answer = place(client)
     assert answer.status_code == 303
-    order_id = re.fullmatch(r"/orders/([0-9a-f-]{36})", answer.headers["Location"]).group(1)
+    location = re.fullmatch(r"/orders/([0-9a-f-]{36})", answer.headers["Location"])
+    assert location is not None, answer.headers["Location"]
+    order_id = location.group(1)
     assert run_last_command(app)["status"] == "succeeded"
     page = client.get(f"/orders/{order_id}")
     assert page.status_code == 200
@@ -168,20 +177,20 @@ def test_every_action_form_carries_the_statuses_the_domain_allows_it_in(
     for page in (client.get("/").text, client.get(f"/orders/{order_id}").text):
         for action, statuses in expected.items():
             form = action_form(page, order_id, action)
-            allowed_in = re.search(r'data-allowed-in="([^"]*)"', form).group(1)
+            allowed_in = found(r'data-allowed-in="([^"]*)"', form).group(1)
             assert set(allowed_in.split()) == statuses, (action, form)
     template = client.get("/").text.split('<template id="order-row-template">', 1)[1]
     for action, statuses in expected.items():
-        form = re.search(rf'<form [^>]*data-action="{action}"[^>]*>', template).group(0)
-        assert set(re.search(r'data-allowed-in="([^"]*)"', form).group(1).split()) == statuses
+        form = found(rf'<form [^>]*data-action="{action}"[^>]*>', template).group(0)
+        assert set(found(r'data-allowed-in="([^"]*)"', form).group(1).split()) == statuses
 
 
 def test_the_page_hands_its_script_the_status_each_order_event_leaves(
     client: FlaskClient,
 ) -> None:
     page = client.get("/").text
-    island = re.search(r'<script type="application/json" id="order-lifecycle">(.*?)</script>',
-                       page, re.S).group(1)
+    island = found(r'<script type="application/json" id="order-lifecycle">(.*?)</script>',
+                   page, re.S).group(1)
     assert json.loads(island) == {
         "status_after": {
             "OrderPlaced": "placed", "OrderPaid": "paid",
@@ -205,7 +214,7 @@ def test_a_refused_command_is_shown_next_to_its_order(app: Flask, client: FlaskC
 
     refusal = "Shipping was refused: an order must be paid before it ships"
     assert refusal in client.get(f"/orders/{order_id}").text
-    row = re.search(rf'data-order-id="{order_id}".*?</li>', client.get("/").text, re.S).group(0)
+    row = found(rf'data-order-id="{order_id}".*?</li>', client.get("/").text, re.S).group(0)
     assert refusal in row
 
 
@@ -249,7 +258,7 @@ def test_other_unknown_pages_are_404_pages_and_unknown_api_paths_stay_json(
     assert page.status_code == 404 and "Page not found" in page.text
     assert 'rel="icon"' in page.text
     api = client.get("/api/no-such-thing")
-    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"
     wrong_method = client.delete("/")
     assert wrong_method.status_code == 405 and "Not allowed" in wrong_method.text
     assert "GET" in wrong_method.headers["Allow"]
@@ -296,7 +305,7 @@ def test_an_order_shows_its_number_date_and_amounts_in_the_configured_currency(
             assert f"#{order_id[:8].upper()}" in page
             assert re.search(r'class="total" data-amount="25.00">25.00 USD<', page), path
             assert re.search(r'class="placed" datetime="\d{4}-\d\d-\d\dT[^"]+Z">', page), path
-        assert client.get(f"/api/orders/{order_id}").json["placed_at"].endswith("Z")
+        assert client.get(f"/api/orders/{order_id}").get_json()["placed_at"].endswith("Z")
     finally:
         app.extensions["orderwire"].engine.dispose()
 

@@ -161,7 +161,9 @@ def test_a_session_cookie_cannot_be_forged_without_the_secret_key(
     me = browser(app)
     order_id = place_and_run(me, services)
     forger = app.test_client()
-    forger.set_cookie("session", me.get_cookie("session").value[:-2] + "xx")
+    session = me.get_cookie("session")
+    assert session is not None
+    forger.set_cookie("session", session.value[:-2] + "xx")
     assert order_id not in json.dumps(forger.get("/api/orders").get_json())
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -54,9 +55,9 @@ class Recorder:
             return [m for line in self.lines if (m := re.search(pattern, line))]
 
 
-def spec(name: str, command: str = SLEEPER, **options: object) -> ProcessSpec:
+def spec(name: str, command: str = SLEEPER, **options: Any) -> ProcessSpec:
     options.setdefault("env", dict(os.environ))
-    return ProcessSpec(name=name, command=command, **options)  # type: ignore[arg-type]
+    return ProcessSpec(name=name, command=command, **options)
 
 
 @contextmanager
@@ -107,9 +108,13 @@ def test_a_process_that_dies_is_restarted_and_logged_while_the_others_keep_runni
 def test_restarts_back_off_while_a_process_keeps_dying() -> None:
     crasher = f"{PYTHON} -c 'import sys; print(\"crashing\", flush=True); sys.exit(3)'"
     with supervising(spec("crasher", crasher)) as (_, said):
+
+        def four_deaths() -> list[re.Match[str]] | None:
+            found = said.said(r"exited with code 3.*restarting in ([\d.]+)s")
+            return found if len(found) >= 4 else None
+
         deaths = wait_for(
-            lambda: len(found := said.said(r"exited with code 3.*restarting in ([\d.]+)s")) >= 4
-            and found,
+            four_deaths,
             timeout=20,
             what="four deaths",
         )

@@ -93,7 +93,9 @@ def test_the_documented_subscriber_example_prints_each_event_once(
         text=True,
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(example.stdout), daemon=True)  # type: ignore[arg-type]
+    assert example.stdout is not None  # stdout=PIPE
+    output = example.stdout
+    reader = threading.Thread(target=lambda: lines.extend(output), daemon=True)
     reader.start()
     try:
         wait_for(lambda: redis_client.pubsub_numpat() > patterns_before, timeout=30,

@@ -17,6 +17,7 @@ from orderwire.feed import FeedConsumer, consume, parked
 from orderwire.feed.names import FEED_STREAM, handled_key
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.redis_replies import pending_entries, stream_entries
 from tests.feed_tools import (
     ROOT,
     TailProcess,
@@ -152,7 +153,7 @@ def test_an_event_that_keeps_failing_is_parked_and_the_group_moves_on(
 
 def test_an_event_appended_twice_is_handed_over_once(client: redis.Redis) -> None:
     [event_id] = publish(client, 1)
-    [(_, fields)] = client.xrange(FEED_STREAM)
+    [(_, fields)] = stream_entries(client.xrange(FEED_STREAM))
     client.xadd(FEED_STREAM, {"envelope": fields[b"envelope"]})  # as a rebuild after a trim
     later = publish(client, 1)
     consumer = fast(client, "billing")
@@ -177,7 +178,9 @@ def test_an_entry_trimmed_before_it_was_handled_is_acknowledged_and_reported(
     wait_for(
         lambda: all(
             entry["time_since_delivered"] > 100
-            for entry in client.xpending_range(FEED_STREAM, "billing", "-", "+", 10)
+            for entry in pending_entries(
+                client.xpending_range(FEED_STREAM, "billing", "-", "+", 10)
+            )
         ),
         what="the dead consumer's entries to be idle long enough to be claimed",
     )
@@ -275,7 +278,7 @@ def test_redis_restarted_with_aof_loses_nothing_it_acknowledged(
     own_redis.start()
     assert feed_ids(client) == before  # every appended event is still there
     # The group kept its acknowledgements: only the 15 read and not yet handled are pending.
-    feed_positions = [stream_id for stream_id, _ in client.xrange(FEED_STREAM)]
+    feed_positions = [stream_id for stream_id, _ in stream_entries(client.xrange(FEED_STREAM))]
     still_pending = client.xpending_range(FEED_STREAM, "billing", "-", "+", 100)
     assert [entry["message_id"] for entry in still_pending] == feed_positions[25:]
     after = publish(client, 10)  # the publishing script is loaded again by the publisher

@@ -14,6 +14,7 @@ import redis
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.redis_replies import stream_entries
 from tests.feed_tools import ROOT, an_event
 from tools.harness.waiting import wait_for
 
@@ -47,7 +48,7 @@ def test_the_documented_billing_service_books_each_paid_order_once(
     publisher = RedisEventPublisher(client)
     publisher.publish([*paid, shipped])
     publisher.publish(paid)  # published again (a relay crash): appended once all the same
-    [(_, fields)] = client.xrange(FEED_STREAM, count=1)
+    [(_, fields)] = stream_entries(client.xrange(FEED_STREAM, count=1))
     client.xadd(FEED_STREAM, {"envelope": fields[b"envelope"]})  # a copy, as after a rebuild
 
     service = subprocess.Popen(
@@ -61,7 +62,7 @@ def test_the_documented_billing_service_books_each_paid_order_once(
         # Everything in the feed has been dealt with: nothing pending, nothing left to read.
         wait_for(lambda: client.xinfo_groups(FEED_STREAM)[0]["pending"] == 0
                  and client.xinfo_groups(FEED_STREAM)[0]["last-delivered-id"]
-                 == client.xrevrange(FEED_STREAM, count=1)[0][0],
+                 == stream_entries(client.xrevrange(FEED_STREAM, count=1))[0][0],
                  timeout=30, what="the service to acknowledge the whole feed")
     finally:
         service.kill()

@@ -13,6 +13,7 @@ from orderwire.db.tables import events
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
 from orderwire.outbox.publisher import RedisEventPublisher
+from orderwire.redis_replies import stream_entries
 from tests.feed_tools import an_event, feed_ids, in_order_per_order, publish
 from tests.integration.event_helpers import a_session, orderwire_on, place, run_command
 
@@ -26,7 +27,7 @@ def test_an_event_published_twice_is_appended_to_the_feed_once(client: redis.Red
     publisher.publish([with_audience])
     publisher.publish([with_audience])
 
-    [(_, fields)] = client.xrange(FEED_STREAM)
+    [(_, fields)] = stream_entries(client.xrange(FEED_STREAM))
     assert list(fields) == [b"envelope"]
     assert fields[b"envelope"].decode() == with_audience.envelope
 
@@ -64,7 +65,10 @@ def test_a_command_s_events_reach_the_feed_in_commit_order_per_order(
             assert outcome.status == "succeeded", outcome
             committed += outcome.event_ids
 
-    in_feed = [json.loads(fields[b"envelope"]) for _, fields in client.xrange(FEED_STREAM)]
+    in_feed = [
+        json.loads(fields[b"envelope"])
+        for _, fields in stream_entries(client.xrange(FEED_STREAM))
+    ]
     assert [envelope["id"] for envelope in in_feed] == committed
     assert in_order_per_order([e for e in in_feed if e["type"].startswith("Order")])
     with engine.connect() as connection:
