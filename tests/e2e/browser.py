@@ -70,7 +70,11 @@ class Tab:
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("websocket", lambda socket: self.sockets.append(socket.url))
         self.console_errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        # `and` as a one-line `if`: the append's None is never used
+        self.page.on(
+            "console",
+            lambda m: m.type == "error" and self.console_errors.append(m.text),  # type: ignore[func-returns-value]
+        )
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)  # alert(), confirm(): a script ran

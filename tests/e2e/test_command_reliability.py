@@ -37,46 +37,53 @@ from tools.harness.waiting import wait_for
 pytestmark = pytest.mark.e2e
 
 
+class WithWorkers(System):
+    """The module's System, which keeps the names of the workers it runs, so that a test
+    can replace them all."""
+
+    workers: list[str]
+
+
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WithWorkers]:
     env = {
         "ORDERWIRE_SWEEP_ACCEPTED_AFTER": "1",
         "ORDERWIRE_SWEEP_RUNNING_AFTER": "3",
         "ORDERWIRE_LEASE_RENEW_SECONDS": "1",  # a live worker renews well inside the 3 s
     }
-    with System(tmp_path_factory.mktemp("reliability"), env=env) as running:
-        running.workers = ["worker"]  # type: ignore[attr-defined]
+    with WithWorkers(tmp_path_factory.mktemp("reliability"), env=env) as running:
+        running.workers = ["worker"]
         yield running
 
 
 @pytest.fixture(scope="module")
-def database(system: System) -> Iterator[Engine]:
+def database(system: WithWorkers) -> Iterator[Engine]:
     engine = make_engine(system.database_url)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def celery(system: System) -> Celery:
+def celery(system: WithWorkers) -> Celery:
     return create_celery(
         Settings(redis_url=system.redis.url, database_url=system.database_url, secret_key="test")
     )
 
 
-def replace_workers(system: System, *, env: dict[str, str] | None = None,
+def replace_workers(system: WithWorkers, *, env: dict[str, str] | None = None,
                     concurrency: int | None = None) -> str:
     """Stop every worker (SIGTERM) and start one new one; returns its name."""
-    for name in system.workers:  # type: ignore[attr-defined]
+    for name in system.workers:
         system.stop_process(name)
     name = f"worker-{uuid.uuid4().hex[:6]}"
     system.start_worker(name, env=env, concurrency=concurrency)
     system.wait_for_worker(name)
-    system.workers = [name]  # type: ignore[attr-defined]
+    system.workers = [name]
     return name
 
 
 
-def executions(system: System, request_id: str) -> int:
+def executions(system: WithWorkers, request_id: str) -> int:
     """How many times any worker ran this command through its pipeline (to the end)."""
     return sum(
         1
@@ -90,7 +97,7 @@ def executions(system: System, request_id: str) -> int:
 
 
 def test_twenty_concurrent_posts_with_one_key_make_one_command_and_one_order(
-    system: System, database: Engine
+    system: WithWorkers, database: Engine
 ) -> None:
     browser = system.new_session()
     key = a_key("e2e")
@@ -129,7 +136,7 @@ def test_twenty_concurrent_posts_with_one_key_make_one_command_and_one_order(
 
 
 def test_the_same_task_delivered_twice_places_one_order(
-    system: System, database: Engine, celery: Celery
+    system: WithWorkers, database: Engine, celery: Celery
 ) -> None:
     browser = system.new_session()
     accepted = place(system, browser)
@@ -148,7 +155,7 @@ def test_the_same_task_delivered_twice_places_one_order(
 
 
 def test_a_command_recorded_but_never_enqueued_is_sent_by_the_sweeper(
-    system: System, database: Engine
+    system: WithWorkers, database: Engine
 ) -> None:
     browser = system.new_session()
     key, order_id = a_key("e2e"), str(uuid.uuid4())
@@ -166,7 +173,7 @@ def test_a_command_recorded_but_never_enqueued_is_sent_by_the_sweeper(
 
 
 def test_command_rejected_reaches_the_senders_websocket_when_shipping_an_unpaid_order(
-    system: System,
+    system: WithWorkers,
 ) -> None:
     browser = system.new_session()
     with system.websocket(browser) as live:
@@ -191,7 +198,7 @@ def test_command_rejected_reaches_the_senders_websocket_when_shipping_an_unpaid_
 
 
 def test_command_failed_reaches_the_senders_websocket_when_the_system_gives_up(
-    system: System,
+    system: WithWorkers,
 ) -> None:
     replace_workers(
         system,
@@ -218,7 +225,7 @@ def test_command_failed_reaches_the_senders_websocket_when_the_system_gives_up(
 
 
 def test_a_worker_child_killed_inside_the_transaction_gets_its_message_back(
-    system: System, database: Engine
+    system: WithWorkers, database: Engine
 ) -> None:
     # No relay, so no sweeper: only Celery's reject-on-worker-lost can bring the command back.
     system.stop_process("relay")
@@ -245,7 +252,7 @@ def test_a_worker_child_killed_inside_the_transaction_gets_its_message_back(
 
 
 def test_a_whole_worker_killed_inside_the_transaction_is_rescued_by_the_sweeper(
-    system: System, database: Engine
+    system: WithWorkers, database: Engine
 ) -> None:
     worker = replace_workers(
         system, env={"ORDERWIRE_FAULTS": "transaction.before_commit=sleep:30"}, concurrency=1
@@ -260,7 +267,7 @@ def test_a_whole_worker_killed_inside_the_transaction_is_rescued_by_the_sweeper(
     no_order = browser.get(f"{system.base_url}/api/orders/{accepted['order_id']}", timeout=5)
     assert no_order.status_code == 404  # the killed transaction left nothing behind
 
-    system.workers = []  # type: ignore[attr-defined]
+    system.workers = []
     replace_workers(system)
     status = system.api(browser).wait_until_final(key, timeout=60)
 

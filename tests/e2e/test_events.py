@@ -150,7 +150,7 @@ def test_a_subscriber_sees_every_event_of_200_commands(
     orders = [("/api/orders", order_body(f"n{i}", TEA)) for i in range(50)]
     placed = send_all(system, browser, orders)
     wait_until_all_final(engine, [answer["request_id"] for answer in placed])
-    follow_ups = []
+    follow_ups: list[tuple[str, dict[str, Any]]] = []
     for number, answer in enumerate(placed):
         order = f"/api/orders/{answer['order_id']}"
         follow_ups += [(f"{order}/pay", {}), (f"{order}/ship", {})]

@@ -149,7 +149,9 @@ def test_a_slow_reader_is_closed_with_4008_while_others_keep_receiving(system: S
 
 def open_sockets(system: System) -> int:
     metrics = requests.get(f"{system.base_url}/metrics", timeout=5).text
-    return int(float(re.search(r"^orderwire_websocket_connections (\S+)$", metrics, re.M)[1]))
+    sample = re.search(r"^orderwire_websocket_connections (\S+)$", metrics, re.M)
+    assert sample is not None, "no websocket gauge in /metrics"
+    return int(float(sample[1]))
 
 
 def test_a_reader_that_stopped_reading_is_let_go_after_the_send_deadline(system: System) -> None:
@@ -212,7 +214,9 @@ def test_a_compression_offer_is_declined(system: System) -> None:
         timeout=10,
     )
     try:
-        headers = {name.lower(): value for name, value in ws.getheaders().items()}
+        handshake = ws.getheaders()
+        assert handshake is not None  # connected: the handshake's headers are there
+        headers = {name.lower(): value for name, value in handshake.items()}
         assert ws.recv()  # the hello arrives, uncompressed
     finally:
         ws.close()

@@ -105,7 +105,9 @@ def test_ctrl_c_through_make_stops_everything_quietly_with_the_env_file_ports(
         assert (f".env    {tmp_path / '.env'}: PORT, FLOWER_PORT loaded; LOG_LEVEL kept from "
                 "the environment, which wins; SECRET_KEY empty, so ignored") in banner
         assert "`make tail`" in banner
-        redis_url = re.search(r"Redis   (\S+) \(private", banner).group(1)  # type: ignore[union-attr]
+        private_redis = re.search(r"Redis   (\S+) \(private", banner)
+        assert private_redis is not None, banner
+        redis_url = private_redis.group(1)
         assert (var / "redis-url").read_text().strip() == redis_url
         assert not port_free(port) and port_free(ignored_port)
         tree = run.tree()

@@ -69,7 +69,10 @@ class Deployment:
             self.system._spawn(f"worker-{host.name}", host.command(worker), env)
         self.system.start_relay_process()
         for host in self.hosts:
-            wait_for(lambda host=host: self._ready(host), timeout=60, what=f"{host.name}'s web")
+            wait_for(
+                lambda host=host: self._ready(host),  # type: ignore[misc]  # a lambda with defaults: python/mypy#15459
+                timeout=60, what=f"{host.name}'s web",
+            )
             self.system.wait_for_worker(f"worker-{host.name}")
 
     def _ready(self, host: Host) -> bool:

@@ -116,11 +116,14 @@ def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None
                 answered = time.monotonic()
                 key = a_key("probe")
                 wait_for(
-                    lambda key=key: _accept(system, probe_session, key), timeout=5,
+                    lambda key=key: _accept(system, probe_session, key),  # type: ignore[misc]  # a lambda with defaults: python/mypy#15459
+                    timeout=5,
                     what=f"a command to be accepted after restart {restart + 1}",
                 )
                 wait_for(
-                    lambda key=key: system.api(probe_session).command(key)["status"] == "succeeded",
+                    # a lambda with defaults: python/mypy#15459
+                    lambda key=key: system.api(probe_session).command(key)["status"]  # type: ignore[misc]
+                    == "succeeded",
                     timeout=max(0.1, 5 - (time.monotonic() - answered)),
                     what=f"a new command to run within 5 s of Redis answering "
                          f"(restart {restart + 1}, {'AOF' if keep_data else 'empty'})",
@@ -129,7 +132,7 @@ def test_every_process_rides_through_five_redis_restarts(tmp_path: Path) -> None
                          what="the worker's probe to be consumed again")
                 for name, line in RECONNECTED.items():
                     wait_for(
-                        lambda name=name, line=line, times=restart + 1:
+                        lambda name=name, line=line, times=restart + 1:  # type: ignore[misc]  # a lambda with defaults: python/mypy#15459
                             _said(system, name, line) == times,
                         timeout=15, what=f"{name} to say it reconnected ({restart + 1})",
                     )

@@ -33,15 +33,21 @@ ORDER = order_body("Ada", a_line("tea", 1, "2"))
 PAGES = 3
 
 
+class WithFlower(System):
+    """The deployment here: a System with Flower beside it, on a port the fixture picks."""
+
+    flower_port: int
+
+
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[tuple[System, SentinelSet]]:
+def deployment(tmp_path: Path) -> Iterator[tuple[WithFlower, SentinelSet]]:
     with SentinelSet(tmp_path / "redis") as redis_set:
-        system = System(
+        system = WithFlower(
             tmp_path / "system",
             env={**redis_set.env(), "ORDERWIRE_SWEEP_ACCEPTED_AFTER": "3",
                  "ORDERWIRE_RATE_LIMIT": "off"},
         )
-        system.flower_port = free_port()  # type: ignore[attr-defined]
+        system.flower_port = free_port()
         try:
             start_without_a_redis_of_its_own(system)
             yield system, redis_set
@@ -52,7 +58,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[System, SentinelSet]]:
             system.stop()
 
 
-def start_without_a_redis_of_its_own(system: System) -> None:
+def start_without_a_redis_of_its_own(system: WithFlower) -> None:
     system.create_schema()
     system.start_processes()
     system._spawn("tail", [str(BIN / "orderwire"), "tail"])
@@ -62,7 +68,7 @@ def start_without_a_redis_of_its_own(system: System) -> None:
              what="Flower to answer")
 
 
-def flower_get(system: System, path: str) -> Any:
+def flower_get(system: WithFlower, path: str) -> Any:
     try:
         answer = requests.get(f"http://127.0.0.1:{system.flower_port}{path}", timeout=5,
                               auth=("operator", "test-only-password"))
@@ -127,7 +133,7 @@ def count(engine: Engine, query: Any) -> int:
 
 
 def test_a_master_killed_under_load_loses_and_doubles_nothing(
-    deployment: tuple[System, SentinelSet],
+    deployment: tuple[WithFlower, SentinelSet],
 ) -> None:
     system, redis_set = deployment
     pages = [system.new_session() for _ in range(PAGES)]
@@ -169,7 +175,7 @@ def test_a_master_killed_under_load_loses_and_doubles_nothing(
         first = _order_of(live[index], seen_before[index])
         expected = {order_id for owner, order_id in accepted if owner == index} - {first}
         with system.websocket(page, after=seen_before[index]) as resumed:
-            read_until(resumed, lambda events, expected=expected: expected
+            read_until(resumed, lambda events, expected=expected: expected  # type: ignore[misc]  # a lambda with defaults: python/mypy#15459
                        <= placed_orders(events), what="the page's orders after resuming")
             kinds = {frame["kind"] for frame in resumed.frames}
             ids = [event["id"] for event in resumed.events]

@@ -99,7 +99,8 @@ def test_a_channel_closed_after_its_transport_was_detached_says_connection_error
     transport.client = None  # what Connection.collect() does before a late close
 
     with pytest.raises(connection.connection_errors):
-        channel._connparams()  # type: ignore[attr-defined]  # private, left out of kombu's stubs
+        # private, left out of kombu's stubs
+        channel._connparams()  # type: ignore[attr-defined]
 
 
 def test_redis_urls_keep_their_scheme_and_get_our_transport(redis_server: PrivateRedis) -> None:

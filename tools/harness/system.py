@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import requests
 import websocket
@@ -85,7 +85,7 @@ class System:
         self.processes[name] = process
         return process
 
-    def start(self) -> "System":
+    def start(self) -> Self:
         self.redis.start()
         self.create_schema()
         self.start_processes()
@@ -172,7 +172,7 @@ class System:
             self.stop_process(name)
         self.redis.stop()
 
-    def __enter__(self) -> "System":
+    def __enter__(self) -> Self:
         try:
             return self.start()
         except BaseException:
