@@ -85,6 +85,21 @@ class Deployment:
         for role in ("web", "worker"):
             self.system.stop_process(f"{role}-{host.name}", sig=signal.SIGKILL)
 
+    def inside_a_transaction(self, host: Host) -> bool:
+        """Whether the host's worker is pausing before a commit now: its latest injected
+        fault belongs to a command it has not finished."""
+        pausing: str | None = None
+        for line in (self.system.logs / f"worker-{host.name}.log").read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "fault.injected":
+                pausing = record.get("request_id")
+            elif record.get("event") == "command.finished" and record.get("request_id") == pausing:
+                pausing = None
+        return pausing is not None
+
     def node_name(self, host: Host) -> str:
         for line in (self.system.logs / f"worker-{host.name}.log").read_text().splitlines():
             try:
@@ -180,6 +195,10 @@ def test_a_host_dies_mid_load_and_nothing_is_lost_or_doubled(deployment: Deploym
         thread.start()
     try:
         wait_for(lambda: len(page.accepted) >= 15, timeout=60, what="orders through host 1")
+        # Killed inside a transaction's half-second pause, after the attempt was counted: a
+        # kill that lands before the count leaves nothing to show host 2 finished it.
+        wait_for(lambda: deployment.inside_a_transaction(one), timeout=30,
+                 what="host 1's worker inside a command's transaction")
         deployment.kill_host(one)
         targets["page"] = [two]  # the balancer notices host 1 is gone
         placed_at_kill = len(page.accepted)
