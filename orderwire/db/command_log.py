@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from orderwire.command_status import FINAL, UNFINISHED, CommandStatus
 from orderwire.db.clock import database_now
+from orderwire.db.prepared import Prepared
 from orderwire.db.tables import commands
 
 __all__ = ["FINAL", "UNFINISHED", "CommandStatus", "KeyReused", "NewCommand", "SqlCommandLog"]
@@ -59,8 +60,8 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
     this insert made it, nothing if the request id was taken, and losing the race never
     aborts the caller's transaction (so no SAVEPOINT, no read-back).
     """
-    created = connection.execute(
-        _INSERT_NEW[connection.dialect.name],
+    created = _INSERT_NEW[connection.dialect.name].first(
+        connection,
         {
             "command_id": new.command_id,
             "request_id": new.request_id,
@@ -72,7 +73,7 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
             "status": CommandStatus.ACCEPTED,
             "attempts": 0,
         },
-    ).mappings().first()
+    )
     if created is not None:
         return dict(created), True
     existing = get(connection, new.command_id)
@@ -83,30 +84,35 @@ def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], boo
     return existing, False
 
 
-# The hot statements are built once: building one per call cost several times what running
-# it does (docs/benchmarks.md). ON CONFLICT is dialect syntax, so there is one per database.
+# The hot statements are built once and run prepared (orderwire/db/prepared.py): building one
+# per call, or SQLAlchemy's execution context per call, cost several times what running it
+# does (docs/benchmarks.md). ON CONFLICT is dialect syntax, so there is one per database.
 _INSERT_NEW = {
-    dialect: insert(commands)
-    # The database's clock, not this host's: the sweeper compares these (orderwire/db/clock.py).
-    .values(accepted_at=database_now(), touched_at=database_now())
-    .on_conflict_do_nothing(index_elements=["command_id"])
-    .returning(*commands.c)
+    dialect: Prepared(
+        insert(commands)
+        # The database's clock, not this host's: the sweeper compares these
+        # (orderwire/db/clock.py).
+        .values(accepted_at=database_now(), touched_at=database_now())
+        .on_conflict_do_nothing(index_elements=["command_id"])
+        .returning(*commands.c)
+    )
     for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
-GET = select(commands).where(commands.c.command_id == bindparam("command_id"))
-GET_LOCKED = GET.with_for_update()
+_GET = select(commands).where(commands.c.command_id == bindparam("command_id"))
+GET = Prepared(_GET)
+GET_LOCKED = Prepared(_GET.with_for_update())
 
 
 def get(connection: Connection, command_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    row = connection.execute(GET_LOCKED if lock else GET, {"command_id": command_id})
-    found = row.mappings().first()
-    return dict(found) if found else None
+    return (GET_LOCKED if lock else GET).first(connection, {"command_id": command_id})
 
 
+# The statuses as literal values, not an expanding list: the statement is then complete
+# SQL once compiled, which orderwire/db/prepared.py needs.
 _UNFINISHED_ROW = (commands.c.command_id == bindparam("the_command_id")) & commands.c.status.in_(
-    UNFINISHED
+    [literal(status) for status in UNFINISHED]
 )
-START = (
+START = Prepared(
     update(commands)
     .where(_UNFINISHED_ROW)
     .values(
@@ -121,9 +127,9 @@ _FINISH_VALUES = {
     "finished_at": database_now(),
     "touched_at": database_now(),
 }
-FINISH = update(commands).where(_UNFINISHED_ROW).values(**_FINISH_VALUES)
+FINISH = Prepared(update(commands).where(_UNFINISHED_ROW).values(**_FINISH_VALUES))
 # A verdict written after the attempt's own transaction rolled back records its count too.
-FINISH_COUNTED = (
+FINISH_COUNTED = Prepared(
     update(commands)
     .where(_UNFINISHED_ROW)
     .values(**_FINISH_VALUES, attempts=bindparam("attempts"))
@@ -143,9 +149,7 @@ class SqlCommandLog:
 
     def start(self, command_id: str, attempts: int) -> None:
         """Mark the locked, unfinished command running on its `attempts`-th attempt."""
-        self.connection.execute(
-            START, {"the_command_id": command_id, "attempts": attempts}
-        )
+        START.execute(self.connection, {"the_command_id": command_id, "attempts": attempts})
 
     def finish(
         self,
@@ -166,10 +170,10 @@ class SqlCommandLog:
             "new_error": error,
         }
         if attempts is None:
-            changed = self.connection.execute(FINISH, values)
+            changed = FINISH.execute(self.connection, values)
         else:
-            changed = self.connection.execute(FINISH_COUNTED, {**values, "attempts": attempts})
-        return changed.rowcount == 1
+            changed = FINISH_COUNTED.execute(self.connection, {**values, "attempts": attempts})
+        return changed == 1
 
 
 def touch(connection: Connection, command_ids: list[str]) -> None:

@@ -7,6 +7,7 @@ from domain.commands import OrderLine
 from domain.notification import Notification
 from domain.order import Order
 from orderwire.db.engine import utcnow
+from orderwire.db.prepared import Prepared
 from orderwire.db.tables import notifications, orders
 
 
@@ -14,12 +15,14 @@ class ConcurrencyConflict(Exception):
     """Someone else changed the aggregate since we loaded it: a transient failure, retried."""
 
 
-# Built once, with bind parameters: a statement built per call (its `.values()` and its
-# cache key) cost a worker more CPU than running it (docs/benchmarks.md).
-GET_ORDER = select(orders).where(orders.c.order_id == bindparam("the_order_id"))
-GET_ORDER_LOCKED = GET_ORDER.with_for_update()
-INSERT_ORDER = insert(orders)
-UPDATE_ORDER = (
+# Built once, with bind parameters, and run prepared (orderwire/db/prepared.py): a statement
+# built per call (its `.values()` and its cache key), or run through SQLAlchemy's execution
+# context, cost a worker more CPU than the statement itself (docs/benchmarks.md).
+_GET_ORDER = select(orders).where(orders.c.order_id == bindparam("the_order_id"))
+GET_ORDER = Prepared(_GET_ORDER)
+GET_ORDER_LOCKED = Prepared(_GET_ORDER.with_for_update())
+INSERT_ORDER = Prepared(insert(orders))
+UPDATE_ORDER = Prepared(
     update(orders)
     .where(
         orders.c.order_id == bindparam("the_order_id"),
@@ -33,10 +36,12 @@ UPDATE_ORDER = (
 )
 # A notification is for the session that owns its order, which this transaction may have
 # just inserted: read it there rather than trust the caller.
-INSERT_NOTIFICATION = insert(notifications).values(
-    session_id=select(orders.c.owner_session)
-    .where(orders.c.order_id == bindparam("notified_order_id"))
-    .scalar_subquery()
+INSERT_NOTIFICATION = Prepared(
+    insert(notifications).values(
+        session_id=select(orders.c.owner_session)
+        .where(orders.c.order_id == bindparam("notified_order_id"))
+        .scalar_subquery()
+    )
 )
 
 
@@ -53,7 +58,7 @@ class SqlOrderRepository:
         # Locked on PostgreSQL: serialises commands on one order, so its events commit in
         # version order.
         query = GET_ORDER_LOCKED if self.lock_rows else GET_ORDER
-        row = self.connection.execute(query, {"the_order_id": order_id}).mappings().first()
+        row = query.first(self.connection, {"the_order_id": order_id})
         if row is None:
             return None
         order = Order(
@@ -80,8 +85,8 @@ class SqlOrderRepository:
                 "updated_at": now,
             }
             if order_id not in self._loaded_versions:
-                self.connection.execute(
-                    INSERT_ORDER,
+                INSERT_ORDER.execute(
+                    self.connection,
                     {
                         "order_id": order_id,
                         "customer_name": order.customer_name,
@@ -96,10 +101,10 @@ class SqlOrderRepository:
             loaded = self._loaded_versions[order_id]
             if loaded == order.version:
                 continue
-            changed = self.connection.execute(
-                UPDATE_ORDER, {"the_order_id": order_id, "loaded_version": loaded, **values}
+            changed = UPDATE_ORDER.execute(
+                self.connection, {"the_order_id": order_id, "loaded_version": loaded, **values}
             )
-            if changed.rowcount != 1:
+            if changed != 1:
                 raise ConcurrencyConflict(f"order {order_id} changed under us")
 
 
@@ -113,8 +118,8 @@ class SqlNotificationRepository:
 
     def save(self) -> None:
         for notification in self.seen.values():
-            self.connection.execute(
-                INSERT_NOTIFICATION,
+            INSERT_NOTIFICATION.execute(
+                self.connection,
                 {
                     "notification_id": notification.notification_id,
                     "order_id": notification.order_id,

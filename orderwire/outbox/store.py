@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from domain.events import Event
 from orderwire.db.clock import database_now
 from orderwire.db.engine import utcnow
+from orderwire.db.prepared import Prepared
 from orderwire.db.tables import events
 from orderwire.outbox.envelope import dumps, make_envelope
 
@@ -40,7 +41,7 @@ class OutboxEvent:
 # occurred_at on the database's clock: the relay's grace and the subscribers' gap rule
 # (orderwire/outbox/deliveries/settled.py) compare it with the database's "now"
 # (orderwire/db/clock.py). The envelope keeps the worker's own reading, for people.
-INSERT_EVENT = events.insert().values(occurred_at=database_now())
+INSERT_EVENT = Prepared(events.insert().values(occurred_at=database_now()))
 MARK_PUBLISHED = (
     update(events)
     .where(
@@ -89,8 +90,8 @@ class SqlOutbox:
             for event, aggregate_id, version in recorded
         ]
         if stored:
-            self.connection.execute(
-                INSERT_EVENT,
+            INSERT_EVENT.executemany(
+                self.connection,
                 [
                     {
                         "event_id": item.event_id,
