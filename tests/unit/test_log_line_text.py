@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pythonjsonlogger.json import JsonFormatter
@@ -141,6 +142,13 @@ def records() -> Iterator[tuple[str, logging.LogRecord]]:
         name="gunicorn.error", msg="Booting worker with pid: %s", args=(1234,)
     )
     yield "a warning", record(levelno=30, levelname="WARNING", msg="careful")
+    odd_keys: dict[Any, str] = {1: "one", None: "none", 2.5: "float", False: "no", "z": "z"}
+    yield "keys that are not strings", logger.makeRecord(
+        logger.name, logging.INFO, "(unknown file)", 0, "odd keys", (), None, extra=odd_keys
+    )
+    yield "a level and a logger that are not strings", record(levelname=20, name=None)
+    yield "milliseconds given by hand", record(msg="ms", msecs=12.7)
+    yield "milliseconds out of range", record(msg="ms", msecs=1234.0)
     for label, created in [
         ("the first millisecond of a second", NOON_ISH),
         ("the last millisecond of a second", NOON_ISH + 0.9995),
