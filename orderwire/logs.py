@@ -61,6 +61,10 @@ class JsonLineFormatter(logging.Formatter):
     time, level, logger, message, request_id, process, then a dict message's keys and the
     record's extras in the order they were added."""
 
+    # UTC, for logging.Formatter's own formatTime too (as a plain attribute, the checker
+    # binds it).
+    converter = staticmethod(time.gmtime)
+
     def __init__(self, process: str) -> None:
         super().__init__()
         self._process = process
