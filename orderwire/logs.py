@@ -116,7 +116,7 @@ class JsonLineFormatter(logging.Formatter):
         is encoded once, the time needs no escaping, the rest goes through the encoder."""
         text = (
             f'{{"time": "{asctime}", "level": {_json_name(attributes.get("levelname"))}, '
-            f'"logger": {_json_name(attributes.get("name"))}, "message": {_quoted(message)}, '
+            f'"logger": {_json_name(attributes.get("name"))}, "message": {_json(message)}, '
             f'"request_id": {_json(attributes.get("request_id"))}, "process": {self._process_json}'
         )
         for key in extras:

@@ -61,6 +61,13 @@ class Unrepresentable(Unprintable):
         raise RuntimeError("no repr")
 
 
+class NumberRecord(logging.LogRecord):
+    """A record class whose message is not a string (logging allows a record factory)."""
+
+    def getMessage(self) -> str:
+        return 42  # type: ignore[return-value]  # what such a subclass could do
+
+
 def a_failure() -> tuple:
     try:
         raise ValueError("boom é")
@@ -147,6 +154,7 @@ def records() -> Iterator[tuple[str, logging.LogRecord]]:
         logger.name, logging.INFO, "(unknown file)", 0, "odd keys", (), None, extra=odd_keys
     )
     yield "a level and a logger that are not strings", record(levelname=20, name=None)
+    yield "a message that is not a string", NumberRecord("n", 20, "", 0, "x", (), None)
     yield "milliseconds given by hand", record(msg="ms", msecs=12.7)
     yield "milliseconds out of range", record(msg="ms", msecs=1234.0)
     for label, created in [
