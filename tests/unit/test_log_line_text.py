@@ -196,12 +196,13 @@ def test_a_line_is_byte_for_byte_what_python_json_logger_writes(
     assert (ours.message, ours.asctime) == (theirs.message, theirs.asctime)
 
 
-def test_the_same_formatter_writes_the_same_line_twice() -> None:
-    """The time's cached seconds and any per-line state are not left behind wrongly."""
-    formatter = json_formatter("worker")
-    for _, original in CASES:
-        first, second = copy.copy(original), copy.copy(original)
-        assert formatter.format(first) == formatter.format(second)
+def test_one_formatter_writes_every_line_in_turn_as_the_library_does() -> None:
+    """As in a process: one formatter, lines from different seconds one after another (the
+    time's seconds are cached), each twice; nothing of one line is left in the next."""
+    ours, theirs = json_formatter("worker"), the_librarys("worker")
+    for _ in range(2):
+        for _, original in CASES:
+            assert ours.format(copy.copy(original)) == theirs.format(copy.copy(original))
 
 
 def test_a_line_s_exact_text() -> None:
