@@ -133,6 +133,13 @@ class Prepared:
                 cursor.fetchall()
             return compiled.row(cursor, raw) if raw is not None else None
 
+    def all(self, connection: Connection, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run it; every row, each as a dict of column name to value."""
+        compiled = self._for(connection, list(parameters))
+        with _cursor(connection, compiled, parameters) as cursor:
+            cursor.execute(compiled.sql, compiled.parameters(parameters))
+            return [compiled.row(cursor, raw) for raw in cursor.fetchall()]
+
 
 @contextmanager
 def _cursor(connection: Connection, compiled: _Compiled, parameters: Any) -> Iterator[Any]:

@@ -139,6 +139,25 @@ def test_the_fast_path_publishes_right_after_commit_and_the_relay_marks_the_even
     assert redis_client.xlen(session_stream(session)) == 2
 
 
+def test_an_event_the_script_listed_but_the_relay_did_not_mark_yet_is_marked_not_published_again(
+    engine: Engine, database_url: str, redis_server, listener
+) -> None:
+    # The relay marks the listed ids every half second, so its claim (here with no grace:
+    # as if the command's transaction had committed long after inserting its events) can
+    # meet an event the fast path published and listed, still unmarked.
+    services, session = orderwire_on(engine, database_url, redis_server.url), a_session()
+    relay = relay_now(services)
+    relay.publish_backlog()  # marks what is listed now; the next marks are half a second away
+
+    _, ids = place(services, session)
+    listener.wait_for_ids(set(ids))
+    publish_backlog_until_published(relay, engine, ids)
+    _, later = place(services, session)  # received after any copy the relay sent
+    listener.wait_for_ids(set(later))
+
+    assert all(listener.ids().count(event_id) == 1 for event_id in ids)
+
+
 def test_published_after_commit_events_go_to_their_type_channel(
     engine: Engine, database_url: str, redis_server, redis_client: redis.Redis
 ) -> None:
