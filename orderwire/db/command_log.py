@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from orderwire.command_status import FINAL, UNFINISHED, CommandStatus
 from orderwire.db.clock import database_now
-from orderwire.db.prepared import Prepared
+from orderwire.db.prepared import OnDriver, Prepared
 from orderwire.db.tables import commands
 
 __all__ = ["FINAL", "UNFINISHED", "CommandStatus", "KeyReused", "NewCommand", "SqlCommandLog"]
@@ -53,7 +53,7 @@ class KeyReused(Exception):
     """The request id is taken by a command with another endpoint or body."""
 
 
-def record(connection: Connection, new: NewCommand) -> tuple[dict[str, Any], bool]:
+def record(connection: OnDriver, new: NewCommand) -> tuple[dict[str, Any], bool]:
     """Insert the command; return (row, created). An identical earlier command is returned as is.
 
     One `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement: the row comes back if
@@ -103,7 +103,7 @@ GET = Prepared(_GET)
 GET_LOCKED = Prepared(_GET.with_for_update())
 
 
-def get(connection: Connection, command_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+def get(connection: OnDriver, command_id: str, *, lock: bool = False) -> dict[str, Any] | None:
     return (GET_LOCKED if lock else GET).first(connection, {"command_id": command_id})
 
 
@@ -139,7 +139,7 @@ FINISH_COUNTED = Prepared(
 class SqlCommandLog:
     """The command log as a unit of work sees it: the rows of this transaction's commands."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: OnDriver) -> None:
         self.connection = connection
 
     def lock(self, command_id: str) -> dict[str, Any] | None:

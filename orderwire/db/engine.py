@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -77,25 +77,28 @@ def _sqlite_engine(database_url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        # Straight on the driver's connection: through exec_driver_sql, SQLAlchemy's execution
-        # context cost 14 times the BEGIN itself (orderwire/db/prepared.py).
         driver = connection.connection.dbapi_connection
         assert driver is not None
-        if connection.get_execution_options().get(READ_ONLY):
-            # WAL readers never wait for the writer: a plain deferred BEGIN.
-            driver.execute("BEGIN")
-            return
-        # A writing transaction takes the write lock up front: a deferred transaction that
-        # upgrades from read to write fails with "database is locked" instead of waiting.
-        try:
-            _wait_for_write_lock(lambda: driver.execute("BEGIN IMMEDIATE"))
-        except sqlite3.Error as error:  # raised as SQLAlchemy raises it, for the outage handler
-            raise DBAPIError.instance(
-                "BEGIN IMMEDIATE", None, error, sqlite3.Error, hide_parameters=True,
-                dialect=connection.dialect,
-            ) from error
+        begin_sqlite(driver, read_only=bool(connection.get_execution_options().get(READ_ONLY)))
 
     return engine
+
+
+def begin_sqlite(driver: Any, *, read_only: bool = False) -> None:
+    """BEGIN on a SQLite driver connection, straight on the driver: through exec_driver_sql,
+    SQLAlchemy's execution context cost 14 times the BEGIN itself (orderwire/db/prepared.py).
+    A reading transaction is a plain deferred BEGIN (WAL readers never wait for the writer);
+    a writing one takes the write lock up front, since a deferred transaction that upgrades
+    from read to write fails with "database is locked" instead of waiting."""
+    if read_only:
+        driver.execute("BEGIN")
+        return
+    try:
+        _wait_for_write_lock(lambda: driver.execute("BEGIN IMMEDIATE"))
+    except sqlite3.Error as error:  # raised as SQLAlchemy raises it, for the outage handler
+        raise DBAPIError.instance(
+            "BEGIN IMMEDIATE", None, error, sqlite3.Error, hide_parameters=True,
+        ) from error
 
 
 T = TypeVar("T")

@@ -16,6 +16,9 @@ Connection's own transaction, process the row. A driver error is raised as SQLAl
 raises it (`sqlalchemy.exc.DBAPIError` and its subclasses, the connection invalidated
 on a disconnect), so callers and the outage handler see no difference.
 
+It runs on a SQLAlchemy `Connection`'s transaction or, on the command path, on a
+`DriverTransaction` (orderwire/db/driver_transaction.py), which skips the Connection too.
+
 Not supported, and refused when compiled: Python-side column defaults (the statement
 must name every value) and expanding IN lists (a fixed list is written with `literal()`
 values instead).
@@ -23,15 +26,28 @@ values instead).
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+
+
+class OnDriver(Protocol):
+    """What a prepared statement runs on: a SQLAlchemy `Connection` in a transaction, or a
+    `DriverTransaction`."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def connection(self) -> PoolProxiedConnection: ...
+
+    def invalidate(self, exception: BaseException | None = None) -> None: ...
 
 
 class _Compiled:
@@ -98,21 +114,21 @@ class Prepared:
         self.statement = statement
         self._compiled: dict[tuple[str, tuple[str, ...] | None], _Compiled] = {}
 
-    def _for(self, connection: Connection, keys: Sequence[str] | None) -> _Compiled:
+    def _for(self, connection: OnDriver, keys: Sequence[str] | None) -> _Compiled:
         key = (connection.dialect.name, tuple(keys) if keys is not None else None)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _Compiled(self.statement, connection.dialect, keys)
         return compiled
 
-    def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> int:
+    def execute(self, connection: OnDriver, parameters: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
         compiled = self._for(connection, list(parameters))
         with _cursor(connection, compiled, parameters) as cursor:
             cursor.execute(compiled.sql, compiled.parameters(parameters))
             return int(cursor.rowcount)
 
-    def executemany(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def executemany(self, connection: OnDriver, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
         compiled = self._for(connection, list(rows[0]))
@@ -120,7 +136,7 @@ class Prepared:
             cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
 
     def first(
-        self, connection: Connection, parameters: Mapping[str, Any]
+        self, connection: OnDriver, parameters: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """Run it; its first row as a dict of column name to value, or None."""
         compiled = self._for(connection, list(parameters))
@@ -133,7 +149,7 @@ class Prepared:
                 cursor.fetchall()
             return compiled.row(cursor, raw) if raw is not None else None
 
-    def all(self, connection: Connection, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def all(self, connection: OnDriver, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run it; every row, each as a dict of column name to value."""
         compiled = self._for(connection, list(parameters))
         with _cursor(connection, compiled, parameters) as cursor:
@@ -142,22 +158,35 @@ class Prepared:
 
 
 @contextmanager
-def _cursor(connection: Connection, compiled: _Compiled, parameters: Any) -> Iterator[Any]:
+def _cursor(connection: OnDriver, compiled: _Compiled, parameters: Any) -> Iterator[Any]:
     """The transaction's own driver cursor; driver errors become SQLAlchemy's."""
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
+    try:
+        with driver_errors(connection, compiled.sql, parameters, cursor):
+            yield cursor
+    finally:
+        with suppress(connection.dialect.loaded_dbapi.Error):  # broke under it: raised above
+            cursor.close()
+
+
+@contextmanager
+def driver_errors(
+    connection: OnDriver, statement: str, parameters: Any = None, cursor: Any = None
+) -> Iterator[None]:
+    """A driver error raised as SQLAlchemy raises it: its `DBAPIError` subclass, with the
+    connection invalidated (dropped from the pool) when the error says it is gone."""
     dialect = connection.dialect
     try:
-        yield cursor
+        yield
     except dialect.loaded_dbapi.Error as error:
-        disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)
+        disconnected = dialect.is_disconnect(
+            error, connection.connection.dbapi_connection, cursor
+        )
         if disconnected:
             connection.invalidate(error)
         raise DBAPIError.instance(
-            compiled.sql, parameters, error, dialect.loaded_dbapi.Error,
+            statement, parameters, error, dialect.loaded_dbapi.Error,
             hide_parameters=True, dialect=dialect, connection_invalidated=disconnected,
         ) from error
-    finally:
-        with suppress(dialect.loaded_dbapi.Error):  # the connection broke under it: raised above
-            cursor.close()

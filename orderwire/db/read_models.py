@@ -7,9 +7,10 @@ or sent them, and another session's look exactly like ones that do not exist.
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select, union_all
+from sqlalchemy import Connection, bindparam, literal, select, union_all
 
 from domain.money import money_text
+from orderwire.db.prepared import OnDriver, Prepared
 from orderwire.db.tables import commands, events, notifications, orders
 from orderwire.outbox.envelope import rfc3339
 
@@ -36,21 +37,31 @@ def order(connection: Connection, order_id: str, session_id: str | None) -> dict
     return _order(row) if row else None
 
 
-def may_act_on(connection: Connection, order_id: str, session_id: str | None) -> bool:
+def may_act_on(connection: OnDriver, order_id: str, session_id: str | None) -> bool:
     """Whether the session owns the order or is placing it (its PlaceOrder is accepted and
     not refused), so a pay sent right after the place is not turned away."""
     if session_id is None:
         return False
-    owned = select(orders.c.order_id).where(
-        orders.c.order_id == order_id, orders.c.owner_session == session_id
-    )
-    placing = select(commands.c.order_id).where(
-        commands.c.session_id == session_id,
-        commands.c.order_id == order_id,
-        commands.c.command == "PlaceOrder",
-        commands.c.status.not_in(("rejected", "failed")),
-    )
-    return connection.execute(union_all(owned, placing).limit(1)).first() is not None
+    return _MAY_ACT_ON.first(connection, {"the_order": order_id, "the_session": session_id}) \
+        is not None
+
+
+# Prepared (orderwire/db/prepared.py): the web asks it before accepting every command on
+# an order, in the same driver transaction as the insert into the command log.
+_MAY_ACT_ON = Prepared(
+    union_all(
+        select(orders.c.order_id).where(
+            orders.c.order_id == bindparam("the_order"),
+            orders.c.owner_session == bindparam("the_session"),
+        ),
+        select(commands.c.order_id).where(
+            commands.c.session_id == bindparam("the_session"),
+            commands.c.order_id == bindparam("the_order"),
+            commands.c.command == literal("PlaceOrder"),
+            commands.c.status.not_in([literal("rejected"), literal("failed")]),
+        ),
+    ).limit(1)
+)
 
 
 def orders_of_session(

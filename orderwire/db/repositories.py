@@ -1,13 +1,13 @@
 """Repositories: aggregates in and out of their tables. Each remembers what it has `seen`."""
 
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from domain.commands import OrderLine
 from domain.notification import Notification
 from domain.order import Order
 from orderwire.db.engine import utcnow
-from orderwire.db.prepared import Prepared
+from orderwire.db.prepared import OnDriver, Prepared
 from orderwire.db.tables import notifications, orders
 
 
@@ -46,7 +46,7 @@ INSERT_NOTIFICATION = Prepared(
 
 
 class SqlOrderRepository:
-    def __init__(self, connection: Connection, *, lock_rows: bool) -> None:
+    def __init__(self, connection: OnDriver, *, lock_rows: bool) -> None:
         self.connection = connection
         self.lock_rows = lock_rows
         self.seen: dict[str, Order] = {}
@@ -109,7 +109,7 @@ class SqlOrderRepository:
 
 
 class SqlNotificationRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: OnDriver) -> None:
         self.connection = connection
         self.seen: dict[str, Notification] = {}
 

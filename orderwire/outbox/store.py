@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from domain.events import Event
 from orderwire.db.clock import database_now, database_time_ago
 from orderwire.db.engine import utcnow
-from orderwire.db.prepared import Prepared
+from orderwire.db.prepared import OnDriver, Prepared
 from orderwire.db.tables import events
 from orderwire.outbox.envelope import dumps, make_envelope
 
@@ -55,7 +55,7 @@ MARK_PUBLISHED = Prepared(
 class SqlOutbox:
     """The outbox as a unit of work sees it: events appended in its transaction, in order."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: OnDriver) -> None:
         self.connection = connection
         self.appended: list[OutboxEvent] = []
 

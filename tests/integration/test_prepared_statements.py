@@ -1,15 +1,18 @@
-"""orderwire/db/prepared.py on each database: a prepared statement reads and writes exactly
-what the same statement through `Connection.execute` does, raises what SQLAlchemy raises,
-and refuses what it cannot run."""
+"""orderwire/db/prepared.py and driver_transaction.py on each database: a prepared statement
+reads and writes exactly what the same statement through `Connection.execute` does, raises
+what SQLAlchemy raises, and refuses what it cannot run; a driver transaction commits or
+leaves nothing, and gives its connection back."""
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, bindparam, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from orderwire.db.engine import utcnow
+from orderwire.db.driver_transaction import DriverTransaction
+from orderwire.db.engine import make_engine, utcnow
 from orderwire.db.prepared import Prepared
 from orderwire.db.tables import commands, orders
 
@@ -112,3 +115,30 @@ def test_what_it_cannot_run_is_refused_when_compiled(engine: Engine) -> None:
     # `attempts` has a Python-side default, which only SQLAlchemy's execution would run.
     with engine.connect() as connection, pytest.raises(ValueError, match="Python-side default"):
         Prepared(insert(commands)).execute(connection, {"command_id": "c"})
+
+
+def test_a_driver_transaction_commits_or_leaves_nothing(engine: Engine) -> None:
+    kept, dropped = str(uuid.uuid4()), str(uuid.uuid4())
+    with DriverTransaction(engine) as transaction:
+        Prepared(insert(orders)).execute(transaction, an_order(kept))
+        transaction.commit()
+    with DriverTransaction(engine) as transaction:
+        Prepared(insert(orders)).execute(transaction, an_order(dropped))  # never committed
+    with pytest.raises(RuntimeError), DriverTransaction(engine) as transaction:
+        Prepared(insert(orders)).execute(transaction, an_order(str(uuid.uuid4())))
+        raise RuntimeError("the caller failed half way")
+
+    with engine.connect() as connection:
+        assert Prepared(GET_ORDER).first(connection, {"the_order_id": kept}) is not None
+        assert Prepared(GET_ORDER).first(connection, {"the_order_id": dropped}) is None
+    # Every connection went back to the pool (SQLite's and PostgreSQL's pools both count them).
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_database_that_cannot_be_reached_is_sqlalchemy_s_operational_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a-directory").mkdir()
+    unreachable = make_engine(f"sqlite:///{tmp_path / 'a-directory'}")
+    with pytest.raises(OperationalError), DriverTransaction(unreachable):
+        pass

@@ -30,6 +30,7 @@ from domain.errors import InvalidCommand
 from orderwire.command_payloads import to_payload
 from orderwire.db import command_log, read_models
 from orderwire.db.command_log import KeyReused, NewCommand
+from orderwire.db.driver_transaction import DriverTransaction
 from orderwire.logs import request_id_var
 from web.actions import PLACE_ORDER, Action
 from web.api.errors import ApiError
@@ -200,12 +201,14 @@ def accept(
         order_id=command.order_id,
     )
     try:
-        with services.engine.begin() as connection:
+        # On the driver (orderwire/db/driver_transaction.py): both statements are prepared.
+        with DriverTransaction(services.engine) as connection:
             if not isinstance(command, PlaceOrder) and not read_models.may_act_on(
                 connection, command.order_id, session_id
             ):
                 raise ApiError(404, "not_found", "no such order")
             record, created = command_log.record(connection, new)
+            connection.commit()
     except KeyReused:
         raise ApiError(
             409,
