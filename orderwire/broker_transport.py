@@ -25,14 +25,14 @@ the transport was detached gets a connection error too, not an AttributeError.
 `create_celery` calls `install()`, which makes these classes serve the `redis://`,
 `rediss://` and `sentinel://` schemes; the broker URL itself is unchanged.
 
-The app that sends commands (the web's, `create_celery(sender=True)`) also sends through
-one Redis client per channel: kombu's Redis channel builds a new `redis.Redis` object for
-every message it sends (`Channel.conn_or_acquire`), about 110 µs each, as much as the
-LPUSH itself, paid by the web for every command's `send_task`. `SendingChannel` keeps one
-client (on the channel's own connection pool, which redis-py makes thread-safe) and
-reuses it. It is named by Celery's `broker_transport` setting (`SENDING_TRANSPORT`), so
-the URL still reads `redis://`; the worker's app (which Flower loads too) keeps the
-channels above, which build a client per message as kombu does.
+Every channel also sends through one Redis client: kombu's Redis channel builds a new
+`redis.Redis` object for every message it sends (`Channel.conn_or_acquire`), about
+110 µs each, as much as the LPUSH or PUBLISH itself: paid by the web for every command's
+`send_task`, and three times per command by the worker's main process, which sends the
+task events (a fifth of its CPU in a profile). `SendingChannel` keeps one client (on the
+channel's own connection pool, which redis-py makes thread-safe) and reuses it; a
+channel made again after Redis restarted makes its own. The web's app names it by
+Celery's `broker_transport` setting too (`SENDING_TRANSPORT`, `create_celery(sender=True)`).
 """
 
 from collections.abc import Iterator
@@ -131,10 +131,13 @@ SENDING_TRANSPORT = f"{__name__}:SendingTransport"
 SENDING_SENTINEL_TRANSPORT = f"{__name__}:SendingSentinelTransport"
 
 
+# Every app of this process, the worker's and Flower's included, sends through one client:
+# the worker's main process sends three task events per command, and a client built for
+# each was a fifth of its CPU (docs/benchmarks.md, "The fifth session").
 _OURS = {
-    "redis": f"{__name__}:Transport",
-    "rediss": f"{__name__}:Transport",
-    "sentinel": f"{__name__}:SentinelTransport",
+    "redis": f"{__name__}:SendingTransport",
+    "rediss": f"{__name__}:SendingTransport",
+    "sentinel": f"{__name__}:SendingSentinelTransport",
 }
 
 

@@ -131,6 +131,8 @@ def clients_made_to_send(redis_url: str, client: redis.Redis, *, sender: bool,
     queue_name = f"commands-{uuid.uuid4().hex[:8]}"
     settings = Settings(redis_url=redis_url, database_url="sqlite://", secret_key="t")
     app = create_celery(settings, sender=sender)
+    if not sender:  # kombu's own channel, to compare with
+        app.conf.broker_transport = "kombu.transport.redis:Transport"
     app.conf.task_default_queue = queue_name
     queue = CommandQueue(app)
     # connects, declares, builds its clients
@@ -158,8 +160,9 @@ def test_the_web_sends_commands_without_building_a_client_per_message(
     assert kombus >= 50  # what the stock channel does, and this transport avoids
 
 
-def test_the_workers_app_keeps_kombus_transport_for_flower() -> None:
+def test_the_workers_app_sends_through_one_client_and_keeps_its_url_for_flower() -> None:
     settings = Settings(redis_url="redis://127.0.0.1:6379/0", database_url="sqlite://",
                         secret_key="t")
     connection = create_celery(settings).connection_for_write()
     assert connection.as_uri().startswith("redis://")
+    assert isinstance(connection.transport, broker_transport.SendingTransport)
