@@ -83,7 +83,9 @@ def measure(database_url: str, commands: int, rounds: int) -> dict[str, list[flo
     app = create_app(settings)
     services = bootstrap(settings, engine=engine)
     # Lines are formatted and written as in production, to a sink instead of the terminal.
-    logging.getLogger().handlers[0].stream = open(os.devnull, "w")  # noqa: SIM115
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
 
     client = app.test_client()
     client.get("/api/orders")  # the session cookie
