@@ -1,8 +1,8 @@
 """CPU of the command path in one process: the web's POST /api/orders and the worker's pipeline.
 
 `PYTHONPATH=$PWD .venv/bin/python bench/path_cost.py` starts a private Redis and uses
-SQLite in a temporary directory (or the database `DATABASE_URL` names, whose schema must
-exist), then measures, in rounds of `--commands`:
+SQLite in a temporary directory (or the database `DATABASE_URL` names; its missing tables
+are created), then measures, in rounds of `--commands`:
 
 - *post*: `POST /api/orders` through Flask's test client (validation, the command log's
   insert, `send_task` to the real Redis broker, the 202), CPU time per request;
@@ -77,8 +77,7 @@ def measure(database_url: str, commands: int, rounds: int) -> dict[str, list[flo
     from web import create_app
 
     engine = make_engine(database_url)
-    if database_url.startswith("sqlite"):
-        metadata.create_all(engine)
+    metadata.create_all(engine)
     settings = Settings.from_env()
     app = create_app(settings)
     services = bootstrap(settings, engine=engine)
