@@ -80,7 +80,7 @@ def bootstrap(
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
     redis_client = redis_client or make_redis_client(settings)
-    celery = celery or create_celery(settings, sender=True)
+    celery = celery or create_celery(settings)
     queue = CommandQueue(celery)
     subscribers_by_type = (
         registry.AFTER_COMMIT_SUBSCRIBERS

@@ -31,8 +31,7 @@ Every channel also sends through one Redis client: kombu's Redis channel builds 
 `send_task`, and three times per command by the worker's main process, which sends the
 task events (a fifth of its CPU in a profile). `SendingChannel` keeps one client (on the
 channel's own connection pool, which redis-py makes thread-safe) and reuses it; a
-channel made again after Redis restarted makes its own. The web's app names it by
-Celery's `broker_transport` setting too (`SENDING_TRANSPORT`, `create_celery(sender=True)`).
+channel made again after Redis restarted makes its own.
 """
 
 from collections.abc import Iterator
@@ -127,8 +126,6 @@ class SendingSentinelTransport(SentinelTransport):
     Channel = SendingSentinelChannel
 
 
-SENDING_TRANSPORT = f"{__name__}:SendingTransport"
-SENDING_SENTINEL_TRANSPORT = f"{__name__}:SendingSentinelTransport"
 
 
 # Every app of this process, the worker's and Flower's included, sends through one client:

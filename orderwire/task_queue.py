@@ -9,11 +9,10 @@ Each setting below is there for a promise in the README ("What orderwire promise
 - `visibility_timeout` (300 s) > `task_time_limit` (90 s) + the retries' backoff:
   the Redis transport redelivers unacknowledged messages after it, and must not
   do so while the first delivery may still be running.
-- `broker_transport`, for the app that sends commands (`sender=True`: the web's, through
-  bootstrap): the Redis transport with one sending client per channel instead of
-  one built per message (orderwire/broker_transport.py). Not for the worker's app, which
-  Flower loads too: Flower's Broker page knows transports by their URL scheme. Every app
-  gets the channel that closes cleanly when Redis dies (`broker_transport.install()`).
+- the Redis transport of orderwire/broker_transport.py for every app (`install()` makes it
+  serve the `redis://`, `rediss://` and `sentinel://` schemes, so URLs and Flower's Broker
+  page are unchanged): one sending client per channel instead of one built per message,
+  and a channel that closes cleanly when Redis dies.
 - no result backend: outcomes live in the command log, where the web reads them.
 - worker events on (`worker_send_task_events`): Flower shows every command from the moment
   a worker receives it. The `task-sent` event is off: it cost the web a second Redis
@@ -37,18 +36,12 @@ def command_task_name(command: str) -> str:
     return f"orderwire.{command}"
 
 
-def create_celery(settings: Settings, *, sender: bool = False) -> Celery:
-    # kombu's Redis transport, with a channel that survives Redis restarting.
+def create_celery(settings: Settings) -> Celery:
+    # kombu's Redis transport, sending through one client and surviving Redis restarting.
     broker_transport.install()
     broker_url, transport_options = celery_broker(settings)
     app = Celery("orderwire", broker=broker_url, set_as_current=False)
-    sending_transport = (
-        broker_transport.SENDING_SENTINEL_TRANSPORT
-        if settings.redis_sentinels
-        else broker_transport.SENDING_TRANSPORT
-    )
     app.conf.update(
-        broker_transport=sending_transport if sender else None,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

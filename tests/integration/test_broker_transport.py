@@ -116,7 +116,7 @@ def test_redis_urls_keep_their_scheme_and_get_our_transport(redis_server: Privat
     )
 
 
-def clients_made_to_send(redis_url: str, client: redis.Redis, *, sender: bool,
+def clients_made_to_send(redis_url: str, client: redis.Redis, *, kombus_own: bool,
                          monkeypatch: pytest.MonkeyPatch) -> int:
     """Send 50 commands; how many Redis client objects the channel built meanwhile."""
     made: list[object] = []
@@ -130,8 +130,8 @@ def clients_made_to_send(redis_url: str, client: redis.Redis, *, sender: bool,
     monkeypatch.setattr(kombu_redis.Channel, "_create_client", counted)
     queue_name = f"commands-{uuid.uuid4().hex[:8]}"
     settings = Settings(redis_url=redis_url, database_url="sqlite://", secret_key="t")
-    app = create_celery(settings, sender=sender)
-    if not sender:  # kombu's own channel, to compare with
+    app = create_celery(settings)
+    if kombus_own:  # kombu's own channel, to compare with
         app.conf.broker_transport = "kombu.transport.redis:Transport"
     app.conf.task_default_queue = queue_name
     queue = CommandQueue(app)
@@ -148,12 +148,12 @@ def test_the_web_sends_commands_without_building_a_client_per_message(
     redis_server, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(redis_url=redis_server.url, database_url="sqlite://", secret_key="t")
-    assert isinstance(create_celery(settings, sender=True).connection_for_write().transport,
-                      broker_transport.Transport)
+    assert isinstance(create_celery(settings).connection_for_write().transport,
+                      broker_transport.SendingTransport)
 
-    ours = clients_made_to_send(redis_server.url, redis_client, sender=True,
+    ours = clients_made_to_send(redis_server.url, redis_client, kombus_own=False,
                                 monkeypatch=monkeypatch)
-    kombus = clients_made_to_send(redis_server.url, redis_client, sender=False,
+    kombus = clients_made_to_send(redis_server.url, redis_client, kombus_own=True,
                                   monkeypatch=monkeypatch)
 
     assert ours == 0
