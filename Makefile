@@ -19,8 +19,11 @@ run: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/orderwire dev
 
+# The suite mostly waits on the processes it starts, so two pytest-xdist workers halve its
+# time; a file's tests stay on one worker (they share module fixtures). TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit tools bench chaos $(PYTEST_ARGS)

@@ -49,6 +49,15 @@ def feed_ids(client: redis.Redis) -> list[str]:
     return [json.loads(fields[b"envelope"])["id"] for _, fields in entries]
 
 
+def joined(client: redis.Redis, group: str, consumers: int = 1) -> bool:
+    """Whether `group` has at least `consumers` consumers: the stream and the group may not
+    exist yet (XINFO CONSUMERS then answers NOGROUP), which is "not yet", not an error."""
+    if not client.exists(FEED_STREAM):
+        return False
+    groups = [info["name"].decode() for info in client.xinfo_groups(FEED_STREAM)]
+    return group in groups and len(client.xinfo_consumers(FEED_STREAM, group)) >= consumers
+
+
 def in_order_per_order(envelopes: list[dict]) -> bool:
     """Each order's versions arrive 1, 2, 3… with no gap."""
     last: dict[str, int] = {}

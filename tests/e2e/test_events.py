@@ -23,8 +23,9 @@ from orderwire.db.tables import (
     sales_ledger,
     subscriber_positions,
 )
-from tests.conftest import database_backends
+from tests.conftest import POSTGRES_URL, database_backends
 from tests.payloads import a_key, a_line, order_body
+from tools.harness.databases import private_database
 from tools.harness.listening import PatternListener
 from tools.harness.system import System
 from tools.harness.waiting import wait_for
@@ -41,10 +42,14 @@ TEA = a_line("tea", 2, "1.25")
 def system(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres_schema_url")
-    with System(tmp_path_factory.mktemp("events"), database_url=database_url) as running:
+    # A schema of its own on PostgreSQL, as in test_feed.py: the session's shared schema
+    # holds other tests' unpublished events, which this system's relay would publish.
+    configured = POSTGRES_URL if request.param == "postgresql" else None
+    workdir = tmp_path_factory.mktemp("events")
+    with (
+        private_database(workdir, configured, "e2e") as database_url,
+        System(workdir, database_url=database_url) as running,
+    ):
         # A second worker node: commands on one order really run in different processes.
         running.start_worker("worker-b")
         running.wait_for_worker("worker-b")

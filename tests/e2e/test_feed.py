@@ -17,9 +17,10 @@ from orderwire.command_status import FINAL
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import commands, events
 from orderwire.feed.names import FEED_STREAM
-from tests.conftest import database_backends
-from tests.feed_tools import TailProcess, in_order_per_order
+from tests.conftest import POSTGRES_URL, database_backends
+from tests.feed_tools import TailProcess, in_order_per_order, joined
 from tests.payloads import a_key, a_line, order_body
+from tools.harness.databases import private_database
 from tools.harness.system import System
 from tools.harness.waiting import wait_for
 
@@ -28,11 +29,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(params=database_backends())
 def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
-    database_url = None
-    if request.param == "postgresql":
-        database_url = request.getfixturevalue("postgres_schema_url")
+    # A schema of its own on PostgreSQL: the session's shared schema holds unpublished
+    # events of other tests, which this system's relay would publish into its feed.
+    configured = POSTGRES_URL if request.param == "postgresql" else None
     env = {"ORDERWIRE_RATE_LIMIT": "off"}
-    with System(tmp_path, database_url=database_url, env=env) as running:
+    with (
+        private_database(tmp_path, configured, "e2e") as database_url,
+        System(tmp_path, database_url=database_url, env=env) as running,
+    ):
         yield running
 
 
@@ -78,8 +82,7 @@ def test_a_consumer_stopped_while_1000_commands_ran_gets_every_event_once_in_ord
     client = redis.Redis.from_url(system.redis.url)
     consumer = TailProcess(system.redis.url, "billing", "--consumer", "billing-1")
     wait_for(
-        lambda: client.exists(FEED_STREAM)
-        and len(client.xinfo_consumers(FEED_STREAM, "billing")) == 1,
+        lambda: joined(client, "billing"),
         timeout=30, what="the consumer to join its group",
     )
     consumer.kill()  # stopped: a deploy, a crash, a network cut

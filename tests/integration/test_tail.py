@@ -123,23 +123,32 @@ def test_tail_survives_a_redis_restart_and_goes_on_printing(tmp_path: Path) -> N
     before = an_envelope(OrderShipped(order_id=order_id), 3)
     after = an_envelope(OrderShipped(order_id=order_id), 4)
     tail = start_tail(server.url, limit=2)
+    lines: list[bytes] = []
+    assert tail.stdout is not None  # stdout=PIPE
+    output = tail.stdout
+    reader = threading.Thread(target=lambda: lines.extend(output), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: client.pubsub_numpat() == 1, timeout=30, what="tail to PSUBSCRIBE")
         client.publish(channel_for(before["type"]), dumps(before))
+        # PUBLISH answers the publisher before Redis has necessarily written the
+        # message to the subscriber's socket; a kill in between loses it (pub/sub
+        # keeps nothing), so the restart waits until tail has printed it.
+        wait_for(lambda: len(lines) == 1, timeout=30, what="tail to print the first event")
         server.kill()
         server.start()
         client = redis.Redis.from_url(server.url)
         wait_for(lambda: client.pubsub_numpat() == 1, timeout=30, what="tail to come back")
         client.publish(channel_for(after["type"]), dumps(after))
-        out, err = tail.communicate(timeout=30)
+        tail.wait(timeout=30)
+        reader.join(10)
+        assert tail.stderr is not None  # stderr=PIPE
+        err = tail.stderr.read()
     finally:
         tail.kill()
         tail.wait()
         server.stop()
     assert tail.returncode == 0, err
-    assert [json.loads(line)["id"] for line in out.decode().splitlines()] == [
-        before["id"],
-        after["id"],
-    ]
+    assert [json.loads(line)["id"] for line in lines] == [before["id"], after["id"]]
     assert b"Redis unreachable" in err
     assert err.count(b"orderwire tail: reconnected to Redis") == 1

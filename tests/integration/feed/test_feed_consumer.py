@@ -24,6 +24,7 @@ from tests.feed_tools import (
     an_event,
     feed_ids,
     in_order_per_order,
+    joined,
     publish,
 )
 from tools.harness.waiting import wait_for
@@ -208,8 +209,7 @@ def test_two_consumers_in_one_group_split_the_work(own_redis: PrivateRedis) -> N
     second = TailProcess(own_redis.url, "index", "--consumer", "two")
     try:
         wait_for(
-            lambda: client.exists(FEED_STREAM)
-            and len(client.xinfo_consumers(FEED_STREAM, "index")) == 2,
+            lambda: joined(client, "index", consumers=2),
             timeout=30, what="both consumers to join the group",
         )
         published = publish(client, 200)

@@ -8,18 +8,11 @@ import redis
 
 from orderwire.feed.names import FEED_STREAM
 from orderwire.local_redis import PrivateRedis
-from tests.feed_tools import ROOT, TailProcess, publish
+from tests.feed_tools import ROOT, TailProcess, joined, publish
 from tools.harness.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-
-def joined(client: redis.Redis, group: str, consumers: int = 1) -> bool:
-    if not client.exists(FEED_STREAM):
-        return False
-    groups = [info["name"].decode() for info in client.xinfo_groups(FEED_STREAM)]
-    return group in groups and len(client.xinfo_consumers(FEED_STREAM, group)) >= consumers
 
 
 def test_tail_creates_its_group_prints_from_the_start_and_stops_at_its_limit(
