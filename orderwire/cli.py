@@ -5,15 +5,32 @@ import argparse
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 from orderwire import worker_liveness
 from orderwire.config import ConfigError, Settings, safe_url
+from orderwire.env_file import EnvFileError, merge_env_file
 from orderwire.feed.commands import (
     add_feed_parser,
     add_tail_group_options,
     group_options_without_group,
 )
 from orderwire.outbox.deliveries.commands import add_deliveries_parser
+
+
+def _read_env_file() -> None:
+    """Read ./.env as `make run` does, so `orderwire tail`, `deliveries`, `feed` and `migrate`
+    find the database, the var folder and the Redis that `make run` uses. The environment
+    still wins, so a process `make run` or honcho started (which read the file for it) takes
+    nothing more from it; a name this command did take is named on stderr, never its value."""
+    try:
+        merged, report = merge_env_file(os.environ, Path.cwd() / ".env")
+    except EnvFileError as error:
+        print(f"orderwire: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if report.loaded:
+        os.environ.update(merged)
+        print(f"orderwire: from {report.path}: {', '.join(report.loaded)}", file=sys.stderr)
 
 
 def _find_private_redis() -> None:
@@ -37,6 +54,7 @@ def _find_private_redis() -> None:
 
 
 def _settings() -> Settings:
+    _read_env_file()
     _find_private_redis()
     try:
         return Settings.from_env()

@@ -1,4 +1,5 @@
-"""`.env` for `make run`: read once, by the launcher, before anything is printed or started.
+"""`.env` for `make run`: read once, by the launcher, before anything is printed or started;
+and by the standalone `orderwire` commands (`tail`, `migrate`, ...), so they use what it uses.
 
 The environment wins over the file (as docker compose and python-dotenv do), so a
 variable set on the command line is never silently replaced; an empty value in the
