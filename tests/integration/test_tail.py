@@ -36,7 +36,7 @@ def an_envelope(event: OrderPaid | OrderShipped, version: int) -> dict[str, Any]
     )
 
 
-def start_tail(redis_url: str, *, limit: int) -> subprocess.Popen[bytes]:
+def start_tail(redis_url: str, *, limit: int) -> subprocess.Popen[str]:
     """`orderwire tail --limit N` as its own process, as an operator would run it."""
     return subprocess.Popen(
         [sys.executable, "-m", "orderwire.cli", "tail", "--limit", str(limit)],
@@ -44,7 +44,18 @@ def start_tail(redis_url: str, *, limit: int) -> subprocess.Popen[bytes]:
         env={**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
+
+
+def lines_as_printed(process: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:
+    """The lines `process` prints, collected as they come by a thread reading its stdout."""
+    lines: list[str] = []
+    assert process.stdout is not None  # stdout=PIPE
+    output = process.stdout
+    reader = threading.Thread(target=lambda: lines.extend(output), daemon=True)
+    reader.start()
+    return lines, reader
 
 
 def test_tail_prints_one_json_line_per_distinct_event_and_stops_at_its_limit(
@@ -66,8 +77,7 @@ def test_tail_prints_one_json_line_per_distinct_event_and_stops_at_its_limit(
         tail.wait()
 
     assert tail.returncode == 0, err
-    lines = out.decode().splitlines()
-    assert [json.loads(line) for line in lines] == [paid, shipped]
+    assert [json.loads(line) for line in out.splitlines()] == [paid, shipped]
 
 
 def documented_subscriber(redis_url: str) -> str:
@@ -92,11 +102,7 @@ def test_the_documented_subscriber_example_prints_each_event_once(
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines: list[str] = []
-    assert example.stdout is not None  # stdout=PIPE
-    output = example.stdout
-    reader = threading.Thread(target=lambda: lines.extend(output), daemon=True)
-    reader.start()
+    lines, reader = lines_as_printed(example)
     try:
         wait_for(lambda: redis_client.pubsub_numpat() > patterns_before, timeout=30,
                  what="the example to PSUBSCRIBE")
@@ -123,11 +129,7 @@ def test_tail_survives_a_redis_restart_and_goes_on_printing(tmp_path: Path) -> N
     before = an_envelope(OrderShipped(order_id=order_id), 3)
     after = an_envelope(OrderShipped(order_id=order_id), 4)
     tail = start_tail(server.url, limit=2)
-    lines: list[bytes] = []
-    assert tail.stdout is not None  # stdout=PIPE
-    output = tail.stdout
-    reader = threading.Thread(target=lambda: lines.extend(output), daemon=True)
-    reader.start()
+    lines, reader = lines_as_printed(tail)
     try:
         wait_for(lambda: client.pubsub_numpat() == 1, timeout=30, what="tail to PSUBSCRIBE")
         client.publish(channel_for(before["type"]), dumps(before))
@@ -150,5 +152,5 @@ def test_tail_survives_a_redis_restart_and_goes_on_printing(tmp_path: Path) -> N
         server.stop()
     assert tail.returncode == 0, err
     assert [json.loads(line)["id"] for line in lines] == [before["id"], after["id"]]
-    assert b"Redis unreachable" in err
-    assert err.count(b"orderwire tail: reconnected to Redis") == 1
+    assert "Redis unreachable" in err
+    assert err.count("orderwire tail: reconnected to Redis") == 1
