@@ -132,6 +132,22 @@ parked_deliveries = Table(
     Index("ix_parked_deliveries_event_id", "event_id"),
 )
 
+# Parked deliveries an operator gave up on (`orderwire deliveries discard`): what was never
+# applied and why, kept after the event itself is pruned, so nothing is given up unrecorded.
+discarded_deliveries = Table(
+    "discarded_deliveries",
+    metadata,
+    Column("subscriber", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("type", String(32), nullable=True),  # None if the event was already gone
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("discarded_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 # A read model kept by an after-commit subscriber: paid revenue per day.
 sales_ledger = Table(
     "sales_ledger",

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from sqlalchemy import Connection, Engine
 from orderwire import registry
 from orderwire.bootstrap import Orderwire
 from orderwire.local_redis import PrivateRedis
+from orderwire.outbox.deliveries import store
 from orderwire.outbox.deliveries.delivery import SubscriberDelivery
+from orderwire.outbox.deliveries.store import StoredEvent
 from orderwire.outbox.deliveries.subscriptions import Subscription
 from tests.integration.delivery_helpers import (
     FlakyUpstream,
@@ -137,6 +140,83 @@ def test_an_unknown_subscriber_is_refused_and_changes_nothing(
     assert "no subscriber named 'nope'" in answer.stderr and LEDGER in answer.stderr
     parked = orderwire(database_url, "parked", "--subscriber", LEDGER).stdout
     assert json.loads(parked)["event_id"] == event_id
+
+
+def test_a_discarded_payment_is_recorded_with_its_reason_and_never_applied(
+    services, engine: Engine, database_url: str
+) -> None:
+    before = ledger(engine)
+    event_id = park_a_payment(services)
+    reason = "refunded by hand; the ledger must not book it"
+
+    discarded = orderwire(database_url, "discard", event_id, "--reason", reason)
+
+    assert discarded.returncode == 0, discarded.stderr
+    assert json.loads(discarded.stdout) == {
+        "subscriber": LEDGER, "event_id": event_id, "outcome": "discarded",
+    }
+    assert orderwire(database_url, "parked", "--subscriber", LEDGER).stdout == ""
+    assert gauges(services)[("orderwire_subscriber_parked", LEDGER)] == 0
+    listed = orderwire(database_url, "discarded", "--subscriber", LEDGER)
+    [record] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (record["event_id"], record["type"], record["reason"]) == (event_id, "OrderPaid", reason)
+    assert (record["attempts"], record["last_error"]) == (
+        1, "FlakyUpstream: ledger database is read-only",
+    )
+    assert record["discarded_at"] >= record["parked_at"]
+
+    SubscriberDelivery(engine, services.subscriptions).deliver()  # the relay's next round
+    redriven = orderwire(database_url, "redrive", event_id)
+    assert redriven.returncode == 2 and "is not parked" in redriven.stderr
+    again = orderwire(database_url, "discard", event_id, "--reason", reason)
+    assert again.returncode == 2 and "is not parked" in again.stderr
+    assert booked_since(engine, before) == (0, Decimal(0))
+    assert len(orderwire(database_url, "discarded").stdout.splitlines()) >= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--reason", "   "], "--reason must say why"),
+        (["--reason", "x" * 501], "at most 500"),
+        (["--all", "--reason", "gone"], "--all needs --subscriber"),
+    ],
+)
+def test_a_discard_without_a_usable_reason_or_scope_changes_nothing(
+    services, database_url: str, args: list[str], problem: str
+) -> None:
+    event_id = park_a_payment(services)
+    arguments = [event_id, *args] if "--all" not in args else args
+
+    refused = orderwire(database_url, "discard", *arguments)
+
+    assert refused.returncode == 2 and problem in refused.stderr
+    parked = orderwire(database_url, "parked", "--subscriber", LEDGER).stdout
+    assert event_id in {json.loads(line)["event_id"] for line in parked.splitlines()}
+    assert event_id not in orderwire(database_url, "discarded").stdout
+
+
+def test_what_a_subscriber_gone_from_the_code_left_parked_can_only_be_discarded(
+    services, engine: Engine, database_url: str
+) -> None:
+    gone = "a_subscriber_since_removed"
+    event_id = paid_order(services)[2]
+    event = StoredEvent(seq_of(engine, event_id), event_id, "OrderPaid", datetime.now(UTC), None)
+    with engine.begin() as connection:
+        store.park(connection, gone, event, attempts=10, error="Timeout: upstream")
+
+    redriven = orderwire(database_url, "redrive", event.event_id)
+    assert redriven.returncode == 1
+    assert json.loads(redriven.stdout)["outcome"] == "unknown subscriber"
+
+    discarded = orderwire(database_url, "discard", "--all", "--subscriber", gone,
+                          "--reason", "the subscriber was removed in 2.3")
+    assert discarded.returncode == 0, discarded.stderr
+    assert json.loads(discarded.stdout)["outcome"] == "discarded"
+    assert orderwire(database_url, "parked", "--subscriber", LEDGER).returncode == 0
+    assert event.event_id not in orderwire(database_url, "parked").stdout
+    listed = orderwire(database_url, "discarded", "--subscriber", gone).stdout
+    assert json.loads(listed)["reason"] == "the subscriber was removed in 2.3"
 
 
 def test_lag_shows_what_a_subscriber_has_not_reached(services, engine: Engine) -> None:

@@ -281,3 +281,28 @@ def test_what_handled_events_knew_becomes_positions_and_parked_deliveries(databa
         assert {ids[0], ids[3]} <= handled
     finally:
         engine.dispose()
+
+
+def test_a_downgrade_below_0005_parks_the_discarded_deliveries_again(database_url):
+    # The older code has no discard: what an operator gave up on shows as parked there.
+    upgrade(database_url)
+    now = datetime.now(UTC)
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO discarded_deliveries (subscriber, event_id, seq, type, attempts,"
+                " last_error, parked_at, discarded_at, reason) VALUES ('book', 'e-1', 7,"
+                " 'OrderPaid', 10, 'Timeout', :now, :now, 'refunded by hand')"
+            ), {"now": now})
+        downgrade(database_url, "0004_subscriber_positions")
+        assert "discarded_deliveries" not in table_names(database_url)
+        with engine.connect() as connection:
+            parked = connection.execute(text(
+                "SELECT subscriber, event_id, seq, attempts, last_error FROM parked_deliveries"
+            )).all()
+        assert [tuple(row) for row in parked] == [("book", "e-1", 7, 10, "Timeout")]
+        upgrade(database_url)
+        assert "discarded_deliveries" in table_names(database_url)
+    finally:
+        engine.dispose()

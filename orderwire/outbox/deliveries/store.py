@@ -15,7 +15,12 @@ from sqlalchemy import Connection, bindparam, case, delete, func, insert, litera
 
 from orderwire.db.clock import database_now
 from orderwire.db.prepared import Prepared
-from orderwire.db.tables import events, parked_deliveries, subscriber_positions
+from orderwire.db.tables import (
+    discarded_deliveries,
+    events,
+    parked_deliveries,
+    subscriber_positions,
+)
 
 MAX_ERROR_LENGTH = 2000
 
@@ -53,6 +58,19 @@ class Parked:
     attempts: int
     last_error: str
     parked_at: datetime
+
+
+@dataclass(frozen=True)
+class Discarded:
+    subscriber: str
+    event_id: str
+    seq: int
+    type: str | None
+    attempts: int
+    last_error: str
+    parked_at: datetime
+    discarded_at: datetime
+    reason: str
 
 
 def error_text(error: BaseException) -> str:
@@ -248,6 +266,50 @@ def unpark(connection: Connection, subscriber: str, event_id: str) -> bool:
         )
     )
     return removed.rowcount == 1
+
+
+def discard(connection: Connection, subscriber: str, event_id: str, reason: str) -> bool:
+    """Move a parked delivery to the discarded ones, with the reason; False if it was not
+    parked (any more). The DELETE comes first: on PostgreSQL a second operator's discard
+    waits for its row lock and then finds nothing, so a delivery is discarded once."""
+    found = connection.execute(
+        delete(parked_deliveries)
+        .where(
+            parked_deliveries.c.subscriber == subscriber, parked_deliveries.c.event_id == event_id
+        )
+        .returning(
+            parked_deliveries.c.seq, parked_deliveries.c.attempts,
+            parked_deliveries.c.last_error, parked_deliveries.c.parked_at,
+        )
+    ).first()
+    if found is None:
+        return False
+    event_type = connection.execute(
+        select(events.c.type).where(events.c.event_id == event_id)
+    ).scalar_one_or_none()
+    connection.execute(
+        insert(discarded_deliveries).values(
+            subscriber=subscriber, event_id=event_id, seq=found.seq, type=event_type,
+            attempts=found.attempts, last_error=found.last_error, parked_at=found.parked_at,
+            discarded_at=database_now(), reason=reason,
+        )
+    )
+    return True
+
+
+def discarded(connection: Connection, *, subscriber: str | None = None) -> list[Discarded]:
+    query = select(discarded_deliveries).order_by(
+        discarded_deliveries.c.seq, discarded_deliveries.c.subscriber
+    )
+    if subscriber is not None:
+        query = query.where(discarded_deliveries.c.subscriber == subscriber)
+    return [
+        Discarded(
+            row.subscriber, row.event_id, row.seq, row.type, row.attempts, row.last_error,
+            aware(row.parked_at), aware(row.discarded_at), row.reason,  # type: ignore[arg-type]
+        )
+        for row in connection.execute(query)
+    ]
 
 
 def record_redrive_failure(
