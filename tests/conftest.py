@@ -12,9 +12,21 @@ from sqlalchemy import Engine
 from orderwire.db.engine import make_engine
 from orderwire.db.tables import metadata
 from orderwire.local_redis import PrivateRedis
+from orderwire.logs import request_id_var
 from tools.harness.databases import private_schema
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def no_request_id_carried_over() -> Iterator[None]:
+    """Each test starts with no request id in its context, as each request and websocket does
+    in the web process. A request made through Flask's test client sets one in the test's
+    own thread (web/api/intake.py), and a later test on the same pytest-xdist worker would
+    otherwise see it on every log line it checks."""
+    token = request_id_var.set(None)
+    yield
+    request_id_var.reset(token)
 
 
 def database_backends() -> list:
