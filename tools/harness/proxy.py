@@ -158,6 +158,10 @@ class _Link:
             if self.frozen.is_set():
                 self.closed.wait()  # hold everything, answer nothing, close nothing
                 return
+            if self.closed.is_set():
+                # Woken by close(): passing the end on as a half-close would send a FIN
+                # ahead of a reset close() is about to send.
+                return
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             self.close()
