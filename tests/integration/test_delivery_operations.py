@@ -146,6 +146,7 @@ def test_a_discarded_payment_is_recorded_with_its_reason_and_never_applied(
     services, engine: Engine, database_url: str
 ) -> None:
     before = ledger(engine)
+    discarded_before = gauges(services)[("orderwire_subscriber_discarded", LEDGER)]
     event_id = park_a_payment(services)
     reason = "refunded by hand; the ledger must not book it"
 
@@ -156,9 +157,15 @@ def test_a_discarded_payment_is_recorded_with_its_reason_and_never_applied(
         "subscriber": LEDGER, "event_id": event_id, "outcome": "discarded",
     }
     assert orderwire(database_url, "parked", "--subscriber", LEDGER).stdout == ""
-    assert gauges(services)[("orderwire_subscriber_parked", LEDGER)] == 0
+    found = gauges(services)
+    assert found[("orderwire_subscriber_parked", LEDGER)] == 0
+    assert found[("orderwire_subscriber_discarded", LEDGER)] == discarded_before + 1
+    status = json.loads(orderwire(database_url, "status").stdout)
+    [ledger_status] = [s for s in status["subscribers"] if s["subscriber"] == LEDGER]
+    assert (ledger_status["parked"], ledger_status["discarded"]) == (0, discarded_before + 1)
     listed = orderwire(database_url, "discarded", "--subscriber", LEDGER)
-    [record] = [json.loads(line) for line in listed.stdout.splitlines()]
+    [record] = [json.loads(line) for line in listed.stdout.splitlines()
+                if json.loads(line)["event_id"] == event_id]
     assert (record["event_id"], record["type"], record["reason"]) == (event_id, "OrderPaid", reason)
     assert (record["attempts"], record["last_error"]) == (
         1, "FlakyUpstream: ledger database is read-only",

@@ -2,7 +2,8 @@
 
 A subscriber falling behind shows as a growing `orderwire_subscriber_lag`; one that keeps
 failing on an event as `orderwire_subscriber_failures` above 0 (until it is parked), and
-what was parked as `orderwire_subscriber_parked` (alert on it: it stays until re-driven).
+what was parked as `orderwire_subscriber_parked` (alert on it: it stays until re-driven or
+discarded), and what an operator gave up on as `orderwire_subscriber_discarded`.
 """
 
 import logging
@@ -35,8 +36,11 @@ class DeliveryCollector(Collector):
             ("failures", "Consecutive failures of an after-commit subscriber on the event it is "
                          "retrying (0 when it is not failing).", lambda status: status.failures),
             ("parked", "Events an after-commit subscriber kept failing on, set aside until an "
-                       "operator re-drives them (orderwire deliveries).",
+                       "operator re-drives or discards them (orderwire deliveries).",
              lambda status: status.parked),
+            ("discarded", "Parked events an operator gave up for an after-commit subscriber, "
+                          "each with a recorded reason (orderwire deliveries discarded).",
+             lambda status: status.discarded),
         )
         for suffix, documentation, value in gauges:
             family = GaugeMetricFamily(

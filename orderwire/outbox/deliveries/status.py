@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from orderwire.db.engine import read_only
+from orderwire.db.tables import discarded_deliveries, parked_deliveries
 from orderwire.outbox.deliveries import store
 from orderwire.outbox.deliveries.subscriptions import Subscription
 
@@ -22,6 +23,7 @@ class SubscriberStatus:
     last_error: str | None
     retry_at: datetime | None
     parked: int
+    discarded: int  # parked ones an operator gave up on (orderwire deliveries discard)
 
 
 def subscriber_status(
@@ -29,7 +31,8 @@ def subscriber_status(
 ) -> list[SubscriberStatus]:
     with read_only(engine).connect() as connection, connection.begin():
         known = store.positions(connection)
-        parked = store.parked_counts(connection)
+        parked = store.counts_by_subscriber(connection, parked_deliveries)
+        discarded = store.counts_by_subscriber(connection, discarded_deliveries)
         found = []
         for subscription in subscriptions:
             position = known.get(subscription.name)
@@ -45,6 +48,7 @@ def subscriber_status(
                     last_error=position.last_error if position else None,
                     retry_at=position.retry_at if position else None,
                     parked=parked.get(subscription.name, 0),
+                    discarded=discarded.get(subscription.name, 0),
                 )
             )
     return found

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from orderwire.db.clock import database_now
 from orderwire.db.prepared import Prepared
@@ -339,10 +350,9 @@ def lag(connection: Connection, position: int, types: Collection[str]) -> int:
     ).scalar_one()
 
 
-def parked_counts(connection: Connection) -> dict[str, int]:
+def counts_by_subscriber(connection: Connection, table: Table) -> dict[str, int]:
+    """How many rows of `parked_deliveries` or `discarded_deliveries` each subscriber has."""
     rows = connection.execute(
-        select(parked_deliveries.c.subscriber, func.count()).group_by(
-            parked_deliveries.c.subscriber
-        )
+        select(table.c.subscriber, func.count()).group_by(table.c.subscriber)
     )
     return {subscriber: count for subscriber, count in rows}
