@@ -29,7 +29,7 @@ Every channel also sends through one Redis client: kombu's Redis channel builds 
 `redis.Redis` object for every message it sends (`Channel.conn_or_acquire`), about
 110 µs each, as much as the LPUSH or PUBLISH itself: paid by the web for every command's
 `send_task`, and three times per command by the worker's main process, which sends the
-task events (a fifth of its CPU in a profile). `SendingChannel` keeps one client (on the
+task events (a fifth of its CPU in a profile). Each channel keeps one client (on the
 channel's own connection pool, which redis-py makes thread-safe) and reuses it; a
 channel made again after Redis restarted makes its own.
 """
@@ -94,19 +94,13 @@ class _SendsThroughOneClient:
         yield client if client else self._sending_client
 
 
-class Channel(_ClosesEvenWhenRedisIsGone, kombu_redis.Channel):
+class Channel(_SendsThroughOneClient, _ClosesEvenWhenRedisIsGone, kombu_redis.Channel):
     pass
 
 
-class SentinelChannel(_ClosesEvenWhenRedisIsGone, kombu_redis.SentinelChannel):
-    pass
-
-
-class SendingChannel(_SendsThroughOneClient, Channel):
-    pass
-
-
-class SendingSentinelChannel(_SendsThroughOneClient, SentinelChannel):
+class SentinelChannel(
+    _SendsThroughOneClient, _ClosesEvenWhenRedisIsGone, kombu_redis.SentinelChannel
+):
     pass
 
 
@@ -118,23 +112,13 @@ class SentinelTransport(kombu_redis.SentinelTransport):
     Channel = SentinelChannel
 
 
-class SendingTransport(Transport):
-    Channel = SendingChannel
-
-
-class SendingSentinelTransport(SentinelTransport):
-    Channel = SendingSentinelChannel
-
-
-
-
-# Every app of this process, the worker's and Flower's included, sends through one client:
-# the worker's main process sends three task events per command, and a client built for
-# each was a fifth of its CPU (docs/benchmarks.md, "The fifth session").
+# Every app of this process, the worker's and Flower's included, uses these: the worker's
+# main process sends three task events per command, and a client built for each was a
+# fifth of its CPU (docs/benchmarks.md, "The fifth session").
 _OURS = {
-    "redis": f"{__name__}:SendingTransport",
-    "rediss": f"{__name__}:SendingTransport",
-    "sentinel": f"{__name__}:SendingSentinelTransport",
+    "redis": f"{__name__}:Transport",
+    "rediss": f"{__name__}:Transport",
+    "sentinel": f"{__name__}:SentinelTransport",
 }
 
 
